@@ -1,0 +1,87 @@
+"""Graded checks: what an exercise's check cells call.
+
+A check is a function decorated with :func:`graded`, which gives it a stable id,
+its points and a hint. Calling it runs the check against the student's code and
+prints one line a student can read::
+
+    PASS  l1-max-throughput  2/2 points
+    FAIL  l1-fill-time  0/2 points: time_to_fill(50, 150, 0.5) returned 0.5, expected 0.333
+          hint: ...
+
+On failure it raises :class:`CheckFailed` (an ``AssertionError``), so the cell
+fails under ``pytest --nbval-lax`` and the grader sees it. Whatever goes wrong
+inside the student's code (``NotImplementedError`` from an untouched stub, any
+other exception) is a failed check with a message, never a crash of the check.
+
+The check cells of an exercise carry the same id and points in their metadata
+(``cell.metadata["resilience_lab"]``); ``tests/test_exercises.py`` checks they match
+:data:`REGISTRY`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+
+class CheckFailed(AssertionError):
+    """A graded check did not pass; the message says why."""
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    points: int
+    hint: str
+    function: object
+
+
+#: Every graded check, by id.
+REGISTRY: dict[str, Check] = {}
+
+
+def graded(check_id: str, *, points: int, hint: str):
+    """Make a function a graded check worth ``points`` (see the module docstring)."""
+
+    def decorate(function):
+        if check_id in REGISTRY:
+            raise ValueError(f"two graded checks share the id {check_id!r}")
+
+        @functools.wraps(function)
+        def run(*args, **kwargs):
+            try:
+                function(*args, **kwargs)
+            except NotImplementedError:
+                problem = "not implemented yet: replace the `raise NotImplementedError` line with your code"
+            except AssertionError as failure:
+                problem = str(failure) or "an assertion failed"
+            except Exception as error:  # the student's code raised: report it, do not crash
+                problem = f"your code raised {type(error).__name__}: {error}"
+            else:
+                print(f"PASS  {check_id}  {points}/{points} points")
+                return points
+            print(f"FAIL  {check_id}  0/{points} points: {problem}\n      hint: {hint}")
+            raise CheckFailed(f"{check_id}: {problem}")
+
+        run.check = REGISTRY[check_id] = Check(check_id, points, hint, run)
+        return run
+
+    return decorate
+
+
+def expect_close(what: str, got, expected: float, *, rel: float = 1e-9, abs: float = 0.0) -> None:
+    """Fail with a readable message unless ``got`` is a number close to ``expected``."""
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        raise CheckFailed(f"{what} returned {got!r}, expected a number close to {expected:.4g}")
+    if math.isinf(expected) or math.isinf(got):
+        if got != expected:
+            raise CheckFailed(f"{what} returned {got:.4g}, expected {expected:.4g}")
+        return
+    if not math.isclose(got, expected, rel_tol=rel, abs_tol=abs):
+        raise CheckFailed(f"{what} returned {got:.4g}, expected {expected:.4g}")
+
+
+def load_all() -> None:
+    """Import every lesson's checks so that :data:`REGISTRY` is complete."""
+    from . import lesson01  # noqa: F401

@@ -1,0 +1,183 @@
+"""The fault-injection panel: sliders and buttons that re-run a world.
+
+``FaultPanel(world, until=30, window=(10, 20), controls={...})`` shows the
+world's run as a :class:`~resilience_lab.plots.RunFigure`, with one control per
+knob you name:
+
+- ``"latency"``: extra milliseconds on every call to the service;
+- ``"errors"``: the probability that a call to the service fails;
+- ``"outage"``: a button that takes the service down (calls fail);
+- ``"workers"``: the size of each instance's worker pool;
+- ``"kill"``: a button that kills instance 0 of the service;
+
+and a ``load`` slider that sets the rate of the world's open-loop load. Injected
+faults apply during ``window``; the world itself is never changed, each setting
+runs a modified copy.
+
+A change re-simulates and redraws on a background thread, so the kernel stays
+free. Settings that arrive while a run is under way are not queued: when the run
+ends, only the latest setting is run next (the latest setting wins).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+import time
+
+import ipywidgets as widgets
+
+from .plots import RunFigure
+from .world.world import PoissonLoad
+
+KNOBS = ("latency", "errors", "outage", "workers", "kill")
+
+
+class LatestWins:
+    """Run ``work(settings)`` on a thread, dropping settings overtaken by newer ones."""
+
+    def __init__(self, work):
+        self._work = work
+        self._lock = threading.Condition()
+        self._pending = None
+        self._busy = False
+        self.runs = 0
+
+    def submit(self, settings) -> None:
+        with self._lock:
+            self._pending = settings
+            if not self._busy:
+                self._busy = True
+                threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            with self._lock:
+                settings, self._pending = self._pending, None
+                if settings is None:
+                    self._busy = False
+                    self._lock.notify_all()
+                    return
+            try:
+                self._work(settings)
+            finally:
+                self.runs += 1
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Block until every submitted setting has run (for tests)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._busy, timeout)
+
+
+def world_with(world, settings: dict, window):
+    """A copy of ``world`` with the panel's ``settings`` applied during ``window``."""
+    changed = copy.copy(world)
+    changed.services = dict(world.services)
+    changed.faults = list(world.faults)
+    changed.loads = list(world.loads)
+    start, end = window
+    for (service, knob), value in settings.items():
+        if service == "load":
+            changed.loads = [
+                dataclasses.replace(l, rate=value) if isinstance(l, PoissonLoad) else l
+                for l in changed.loads
+            ]
+        elif knob == "workers":
+            changed.services[service] = dataclasses.replace(changed.services[service], workers=int(value))
+        elif knob == "latency" and value > 0:
+            changed.inject_latency(service, value / 1000.0, start=start, end=end)
+        elif knob == "errors" and value > 0:
+            changed.inject_errors(service, value, start=start, end=end)
+        elif knob == "outage" and value:
+            changed.inject_outage(service, start=start, end=end)
+        elif knob == "kill" and value:
+            changed.kill_instance(service, 0, start=start, end=end)
+    return changed
+
+
+class FaultPanel:
+    """Widgets that inject faults into ``world`` and show the run. See the module."""
+
+    def __init__(self, world, *, until=30.0, window=(10.0, 20.0), controls=None,
+                 load=True, services=None, title=None):
+        controls = controls or {}
+        for service, knobs in controls.items():
+            if service not in world.services:
+                known = ", ".join(world.services)
+                raise ValueError(f"unknown service {service!r} in controls; known services: {known}")
+            for knob in knobs:
+                if knob not in KNOBS:
+                    raise ValueError(f"unknown control {knob!r} for {service!r}; choose from {KNOBS}")
+        self.world, self.until, self.window = world, until, window
+        self.figure = RunFigure(services or list(world.services)[::-1], title=title)
+        self.controls = {}
+        for service, knobs in controls.items():
+            for knob in knobs:
+                self.controls[(service, knob)] = self._control(service, knob)
+        rates = [l.rate for l in world.loads if isinstance(l, PoissonLoad)]
+        if load and rates:
+            self.controls[("load", "rate")] = widgets.FloatSlider(
+                value=rates[0], min=0, max=round(rates[0] * 3), step=5,
+                description="load (req/s)", continuous_update=False, style={"description_width": "initial"},
+            )
+        self.image = widgets.Image(format="png")
+        self.status = widgets.HTML()
+        self.result = None
+        self._render_lock = threading.Lock()
+        self.runner = LatestWins(self._render)
+        for control in self.controls.values():
+            control.observe(self._changed, names="value")
+        rows = [widgets.HBox(list(self.controls.values())[i:i + 3]) for i in range(0, len(self.controls), 3)]
+        self.widget = widgets.VBox([*rows, self.status, self.image])
+        self._render(self.settings())
+
+    def _control(self, service, knob):
+        style = {"description_width": "initial"}
+        spec = self.world.services[service]
+        if knob == "latency":
+            return widgets.IntSlider(value=0, min=0, max=1000, step=10, description=f"{service} extra latency (ms)",
+                                     continuous_update=False, style=style)
+        if knob == "errors":
+            return widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description=f"{service} error rate",
+                                       continuous_update=False, style=style)
+        if knob == "workers":
+            return widgets.IntSlider(value=spec.workers, min=1, max=spec.workers * 3, description=f"{service} workers",
+                                     continuous_update=False, style=style)
+        label = f"{service} down" if knob == "outage" else f"kill {service} instance 0"
+        return widgets.ToggleButton(value=False, description=label, button_style="danger", icon="bolt")
+
+    def settings(self) -> dict:
+        """The controls' current values, keyed by ``(service, knob)``."""
+        return {key: control.value for key, control in self.controls.items()}
+
+    def _changed(self, change):
+        self.status.value = "<i>simulating…</i>"
+        self.runner.submit(self.settings())
+
+    def _render(self, settings):
+        with self._render_lock:
+            began = time.perf_counter()
+            try:
+                self.result = world_with(self.world, settings, self.window).run(self.until)
+            except ValueError as error:
+                self.status.value = f"<b>Cannot run this setting:</b> {error}"
+                return
+            self.figure.update(self.result)
+            self.image.value = self.figure.png()
+            took = time.perf_counter() - began
+            self.status.value = f"simulated {self.until:g} s in {took * 1000:.0f} ms"
+
+    def set(self, **values) -> None:
+        """Set controls by name, e.g. ``panel.set(B_latency=480)``, and wait for the redraw."""
+        for name, value in values.items():
+            service, _, knob = name.rpartition("_")
+            if (service, knob) not in self.controls:
+                raise ValueError(f"no control {name!r}; controls: {', '.join(f'{s}_{k}' for s, k in self.controls)}")
+            self.controls[(service, knob)].value = value
+        self.runner.wait()
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)

@@ -1,0 +1,11 @@
+"""The resilience patterns as sans-I/O state machines.
+
+Nothing in this package reads a clock, sleeps, or imports simpy, asyncio or
+ipywidgets: every method that depends on time takes ``now`` (seconds, any
+monotonic clock) as an argument. The same object therefore runs in simulated
+time (:mod:`resilience_lab.world` adapts it), in real time, and in the grader.
+"""
+
+from .timeout import Timeout
+
+__all__ = ["Timeout"]

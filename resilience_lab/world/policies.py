@@ -1,0 +1,76 @@
+"""Caller-side policies: where the resilience patterns plug into the world.
+
+Every call from a caller to a target passes through the caller's chain of
+policies for that target (``world.protect("A", "B", Timeout(0.5), ...)``).
+The first policy named is the outermost: it sees the call first and the answer
+last, as in Resilience4j's decorators.
+
+A policy, on the SimPy side, is an object with one method::
+
+    wrap(run, caller, target, call) -> call
+
+where ``call`` is a generator function ``call(ctx) -> Outcome`` that SimPy can
+``yield from``. ``wrap`` returns a new such function that does its part around
+the one it was given. The pattern *cores* (in :mod:`resilience_lab.patterns`)
+know nothing of SimPy; :func:`adapt` turns a core into a policy here, so the
+same core object also runs in real time or in a grader.
+
+A world keeps the policies it was given as its configuration and each run
+works on a fresh copy, so a stateful core (a breaker) starts every run afresh.
+"""
+
+from __future__ import annotations
+
+from ..outcomes import Outcome
+from ..patterns.timeout import Timeout
+
+_TIMEOUT = Outcome.TIMEOUT
+
+
+class PassThrough:
+    """Does nothing: the call goes straight to the target. Useful as a control."""
+
+    def wrap(self, run, caller, target, call):
+        return call
+
+
+class TimeoutPolicy:
+    """Stop waiting after ``core.seconds``; the target keeps working regardless.
+
+    The call runs as its own SimPy process and the caller waits for whichever
+    comes first, the answer or the timer (``yield answer | timer``). A late
+    answer is dropped; the caller records ``timeout``.
+    """
+
+    def __init__(self, core: Timeout):
+        self.core = core
+
+    def wrap(self, run, caller, target, call):
+        env = run.env
+        seconds = self.core.seconds
+
+        def with_timeout(ctx):
+            answer = env.process(call(ctx))
+            timer = env.timeout(seconds)
+            yield answer | timer
+            return answer.value if answer.triggered else _TIMEOUT
+
+        return with_timeout
+
+
+#: Core type -> the SimPy policy that adapts it. Later patterns add themselves.
+ADAPTERS = {Timeout: TimeoutPolicy}
+
+
+def adapt(policy):
+    """A SimPy policy from a pattern core, or the policy itself if it already is one."""
+    if hasattr(policy, "wrap"):
+        return policy
+    adapter = ADAPTERS.get(type(policy))
+    if adapter is None:
+        known = ", ".join(sorted(t.__name__ for t in ADAPTERS))
+        raise ValueError(
+            f"{policy!r} is not a policy the world can use; use one of {known}, "
+            "or an object with a wrap(run, caller, target, call) method"
+        )
+    return adapter(policy)

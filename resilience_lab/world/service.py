@@ -1,0 +1,164 @@
+"""A simulated service: instances, each with a pool of workers.
+
+Think of a service as a restaurant kitchen. Each instance is one kitchen with a
+fixed number of cooks (its *workers*, a :class:`WorkerPool`). An order (a call)
+waits in line for a free cook, the cook works on it for the service's latency,
+then, if the dish needs parts from other kitchens, the cook phones them (the
+service's ``calls``) and *waits on the phone*, still occupying the stove, until
+they answer. That waiting is how a slow dependency eats a caller's workers: the
+cascade of lesson 1.
+
+One call to a service, step by step:
+
+1. Pick an instance (round robin). If the service or that instance is down, the
+   call fails at once (``fail``) or never returns (``hang``).
+2. Wait in that instance's queue for a worker (first come, first served).
+3. Work: the latency distribution, plus any injected latency and jitter.
+4. Fail with the service's error probability, or else call each dependency
+   (one after another, or all at once when ``parallel=True``) through the
+   caller's policies; a dependency that does not give a usable answer makes
+   this call fail too.
+5. Release the worker and answer.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import simpy
+
+from ..outcomes import USABLE, Outcome
+from .faults import FAIL, AddedLatency, ErrorRate, KilledInstance, LostCapacity, Outage
+
+_OK, _ERROR = Outcome.OK, Outcome.ERROR
+
+
+class WorkerPool(simpy.Resource):
+    """A ``simpy.Resource`` whose capacity can shrink and grow while it runs.
+
+    Shrinking never interrupts a worker that is busy: the pool simply hands out
+    no new worker until the busy count falls below the new capacity.
+    """
+
+    def resize(self, capacity: int) -> None:
+        self._capacity = max(0, int(capacity))
+        while self.put_queue and len(self.users) < self._capacity:
+            self._trigger_put(None)
+
+    @property
+    def busy(self) -> int:
+        return len(self.users)
+
+
+class Instance:
+    __slots__ = ("pool", "down")
+
+    def __init__(self, env, workers):
+        self.pool = WorkerPool(env, workers)
+        self.down = None  # None, "fail" or "hang"
+
+
+class Service:
+    """The running form of one service in one simulation run."""
+
+    def __init__(self, run, spec, index):
+        self.run = run
+        self.env = run.env
+        self.name = spec.name
+        self.index = index
+        self.spec = spec
+        self.rng = random.Random(f"{run.seed}/service/{spec.name}")
+        self.instances = [Instance(self.env, spec.workers) for _ in range(spec.instances)]
+        self._next = 0
+        self.latency = spec.latency
+        self.calls = spec.calls
+        self.parallel = spec.parallel
+        self.chains = {}  # target name -> generator function (ctx) -> Outcome
+        self._active = []
+        self._recompute()
+
+    # -- faults ---------------------------------------------------------------
+    def begin(self, fault) -> None:
+        self._active.append(fault)
+        self._recompute()
+
+    def finish(self, fault) -> None:
+        self._active.remove(fault)
+        self._recompute()
+
+    def _recompute(self) -> None:
+        active = self._active
+        self.extra_latency = sum(f.seconds for f in active if isinstance(f, AddedLatency))
+        self.jitter = sum(f.jitter for f in active if isinstance(f, AddedLatency))
+        healthy = 1.0 - self.spec.error_rate
+        for f in active:
+            if isinstance(f, ErrorRate):
+                healthy *= 1.0 - f.rate
+        self.error_rate = 1.0 - healthy
+        outages = [f.mode for f in active if isinstance(f, Outage)]
+        self.outage = outages[-1] if outages else None
+        lost = sum(f.workers for f in active if isinstance(f, LostCapacity))
+        for number, instance in enumerate(self.instances):
+            instance.pool.resize(self.spec.workers - lost)
+            kills = [f.mode for f in active if isinstance(f, KilledInstance) and f.instance == number]
+            instance.down = kills[-1] if kills else None
+
+    # -- sampling -------------------------------------------------------------
+    def occupancy(self):
+        """(busy workers, queued calls, capacity) summed over the instances."""
+        busy = queued = capacity = 0
+        for instance in self.instances:
+            busy += len(instance.pool.users)
+            queued += len(instance.pool.put_queue)
+            capacity += instance.pool.capacity
+        return busy, queued, capacity
+
+    # -- one call -------------------------------------------------------------
+    def handle(self, ctx):
+        """Serve one call (a SimPy generator); returns an :class:`Outcome`."""
+        instances = self.instances
+        instance = instances[self._next]
+        self._next = (self._next + 1) % len(instances)
+        down = self.outage or instance.down
+        if down is not None:
+            if down == FAIL:
+                return _ERROR
+            yield self.run.never  # a black hole: no answer, ever
+        env = self.env
+        rng = self.rng
+        with instance.pool.request() as worker:
+            yield worker
+            seconds = self.latency.sample(rng)
+            if self.extra_latency or self.jitter:
+                seconds += self.extra_latency + rng.uniform(-self.jitter, self.jitter)
+            yield env.timeout(seconds if seconds > 0.0 else 0.0)
+            if self.error_rate and rng.random() < self.error_rate:
+                return _ERROR
+            if not self.calls:
+                return _OK
+            call = self.run.call
+            if self.parallel and len(self.calls) > 1:
+                calls = [env.process(call(self.name, target, ctx)) for target in self.calls]
+                answers = yield env.all_of(calls)
+                outcomes = answers.values()
+            else:
+                outcomes = []
+                for target in self.calls:
+                    outcome = yield from call(self.name, target, ctx)
+                    if outcome not in USABLE:
+                        return _ERROR
+                    outcomes.append(outcome)
+            return _OK if all(o in USABLE for o in outcomes) else _ERROR
+
+
+def check_whole(owner: str, name: str, value, low: int = 1) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not float(value).is_integer()
+        or value < low
+    ):
+        raise ValueError(f"{owner}: {name} must be a whole number >= {low}, got {value!r}")
+    return int(value)

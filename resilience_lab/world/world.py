@@ -1,0 +1,353 @@
+"""The world: services, the load on them, the faults injected, and a run.
+
+A :class:`World` is a *description*. It holds no SimPy state, so you can run it
+again (same seed, same numbers), change one thing and run it again, or hand it
+to a widget. Each :meth:`World.run` builds a fresh SimPy environment.
+
+>>> world = World(seed=1)
+>>> world.service("B", workers=100, latency=LogNormal(0.02))
+>>> world.service("A", workers=50, latency=0.001, calls=["B"])
+>>> world.load("A", rate=150)                       # Poisson arrivals per second
+>>> world.inject_latency("B", 0.48, start=10, end=20)
+>>> result = world.run(until=30)
+
+Randomness: each service, load and client draws from its own
+``random.Random`` seeded from ``(seed, its name)``, so adding a service does not
+change the numbers another one draws.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from dataclasses import dataclass
+
+import simpy
+
+from ..outcomes import Outcome
+from . import faults as F
+from .latency import as_latency
+from .metrics import CLIENT, RunResult
+from .policies import adapt
+from .service import Service, check_whole
+
+_UNFINISHED = Outcome.UNFINISHED
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    workers: int
+    latency: object
+    error_rate: float
+    calls: tuple
+    instances: int
+    parallel: bool
+
+
+@dataclass(frozen=True)
+class PoissonLoad:
+    service: str
+    rate: float
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class ClosedLoop:
+    service: str
+    count: int
+    think_time: float
+    start: float
+    end: float
+
+
+def _rate(owner, name, value, *, low_inclusive=False):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value >= 0 if low_inclusive else value > 0)
+    if not ok:
+        bound = ">= 0" if low_inclusive else "> 0"
+        raise ValueError(f"{owner}: {name} must be a finite number {bound}, got {value!r}")
+    return float(value)
+
+
+def _window(owner, start, end):
+    _rate(owner, "start", start, low_inclusive=True)
+    if not (isinstance(end, (int, float)) and not isinstance(end, bool) and end > start):
+        raise ValueError(f"{owner}: the window must end after it starts, got start={start!r}, end={end!r}")
+
+
+class World:
+    """A small world of simulated services. See the module docstring."""
+
+    def __init__(self, seed: int = 0, *, sample_every: float = 0.1):
+        self.seed = seed
+        self.sample_every = _rate("World", "sample_every", sample_every)
+        self.services: dict[str, ServiceSpec] = {}
+        self.policies: dict[tuple[str, str], tuple] = {}
+        self.loads: list = []
+        self.faults: list[F.Fault] = []
+
+    # -- building -------------------------------------------------------------
+    def service(self, name, *, workers=10, latency=0.01, error_rate=0.0, calls=(),
+                instances=1, parallel=False):
+        """Add a service.
+
+        ``workers``: workers per instance (a pool; calls beyond it queue).
+        ``latency``: seconds of its own work per call, or a distribution.
+        ``error_rate``: the probability that a call fails (0 to 1), before faults.
+        ``calls``: names of the services each call calls, in order.
+        ``instances``: identical instances behind a round-robin balancer.
+        ``parallel``: call all of ``calls`` at once (fan-out) instead of in turn.
+        """
+        if not isinstance(name, str) or not name or name == CLIENT:
+            raise ValueError(f"a service needs a name (not {CLIENT!r}), got {name!r}")
+        if name in self.services:
+            raise ValueError(f"service {name!r} is defined twice")
+        owner = f"service {name!r}"
+        if isinstance(calls, str):
+            calls = (calls,)
+        calls = tuple(calls)
+        for target in calls:
+            if not isinstance(target, str):
+                raise ValueError(f"{owner}: calls must be service names, got {target!r}")
+        error_rate = _rate(owner, "error_rate", error_rate, low_inclusive=True)
+        if error_rate > 1:
+            raise ValueError(f"{owner}: error_rate must be between 0 and 1, got {error_rate!r}")
+        self.services[name] = ServiceSpec(
+            name=name,
+            workers=check_whole(owner, "workers", workers),
+            latency=as_latency(latency, f"{owner}: latency"),
+            error_rate=error_rate,
+            calls=calls,
+            instances=check_whole(owner, "instances", instances),
+            parallel=bool(parallel),
+        )
+        return self
+
+    def protect(self, caller: str, target: str, *policies):
+        """Put ``policies`` (outermost first) on every call from ``caller`` to
+        ``target``. ``caller`` may be ``"client"`` for the load's own calls."""
+        adapted = tuple(adapt(p) for p in policies)
+        self.policies[(caller, target)] = adapted
+        return self
+
+    def load(self, service, rate, *, start=0.0, end=math.inf):
+        """Open-loop load: calls arrive at ``service`` as a Poisson process of
+        ``rate`` per second, whether or not earlier calls have finished."""
+        owner = f"load on {service!r}"
+        _window(owner, start, end)
+        self.loads.append(PoissonLoad(service, _rate(owner, "rate", rate), float(start), float(end)))
+        return self
+
+    def clients(self, service, count, *, think_time=0.1, start=0.0, end=math.inf):
+        """Closed-loop load: ``count`` clients each call ``service``, wait for
+        the answer, think for an exponential time of mean ``think_time``, repeat."""
+        owner = f"clients of {service!r}"
+        _window(owner, start, end)
+        self.loads.append(ClosedLoop(
+            service, check_whole(owner, "count", count),
+            _rate(owner, "think_time", think_time), float(start), float(end),
+        ))
+        return self
+
+    # -- faults ---------------------------------------------------------------
+    def inject(self, fault: F.Fault):
+        """Add a fault (see :mod:`resilience_lab.world.faults`)."""
+        if not isinstance(fault, F.Fault):
+            raise ValueError(f"inject() takes a fault such as Outage(service='B'), got {fault!r}")
+        self.faults.append(fault)
+        return self
+
+    def inject_latency(self, service, seconds, *, jitter=0.0, start=0.0, end=math.inf):
+        """Every call to ``service`` takes ``seconds`` (± ``jitter``) longer."""
+        return self.inject(F.AddedLatency(service=service, seconds=seconds, jitter=jitter, start=start, end=end))
+
+    def inject_errors(self, service, rate, *, start=0.0, end=math.inf):
+        """Calls to ``service`` fail with probability ``rate``."""
+        return self.inject(F.ErrorRate(service=service, rate=rate, start=start, end=end))
+
+    def inject_outage(self, service, *, mode=F.FAIL, start=0.0, end=math.inf):
+        """``service`` is down: calls fail at once (``"fail"``) or hang (``"hang"``)."""
+        return self.inject(F.Outage(service=service, mode=mode, start=start, end=end))
+
+    def remove_capacity(self, service, workers, *, start=0.0, end=math.inf):
+        """Each instance of ``service`` loses ``workers`` workers."""
+        return self.inject(F.LostCapacity(service=service, workers=workers, start=start, end=end))
+
+    def kill_instance(self, service, instance=0, *, mode=F.FAIL, start=0.0, end=math.inf):
+        """One instance of ``service`` dies; calls routed to it fail or hang."""
+        return self.inject(F.KilledInstance(service=service, instance=instance, mode=mode, start=start, end=end))
+
+    # -- running --------------------------------------------------------------
+    def check(self) -> None:
+        """Raise ``ValueError`` if a name is unknown, a service calls itself in
+        a loop, or a fault asks for more than the service has."""
+        known = self.services
+        listing = ", ".join(known) or "(none yet)"
+
+        def need(name, where):
+            if name not in known:
+                raise ValueError(f"unknown service {name!r} in {where}; known services: {listing}")
+
+        for spec in known.values():
+            for target in spec.calls:
+                need(target, f"the calls of {spec.name!r}")
+        for caller, target in self.policies:
+            if caller != CLIENT:
+                need(caller, "protect()")
+            need(target, "protect()")
+        for load in self.loads:
+            need(load.service, "the load")
+        for fault in self.faults:
+            need(fault.service, fault.label)
+            spec = known[fault.service]
+            if isinstance(fault, F.KilledInstance) and fault.instance >= spec.instances:
+                raise ValueError(
+                    f"{fault.label}: instance must be below {spec.instances} "
+                    f"(service {spec.name!r} has {spec.instances}), got {fault.instance}"
+                )
+            if isinstance(fault, F.LostCapacity) and fault.workers > spec.workers:
+                raise ValueError(
+                    f"{fault.label}: cannot remove {fault.workers} workers, "
+                    f"service {spec.name!r} has {spec.workers}"
+                )
+        self._check_no_cycle()
+
+    def _check_no_cycle(self):
+        state = {}
+
+        def visit(name, path):
+            if state.get(name) == "done":
+                return
+            if state.get(name) == "visiting":
+                raise ValueError(f"services call each other in a loop: {' -> '.join(path + [name])}")
+            state[name] = "visiting"
+            for target in self.services[name].calls:
+                visit(target, path + [name])
+            state[name] = "done"
+
+        for name in self.services:
+            visit(name, [])
+
+    def run(self, until: float) -> RunResult:
+        """Simulate ``until`` seconds and return what was measured."""
+        _rate("run", "until", until)
+        self.check()
+        return _Run(self).execute(float(until))
+
+
+class _Run:
+    """One simulation of a world: the SimPy environment and the recorders."""
+
+    def __init__(self, world: World):
+        self.world = world
+        self.seed = world.seed
+        self.env = simpy.Environment()
+        self.never = self.env.event()  # never triggered: what a hung call waits on
+        self.records = []
+        self.open = {}
+        self._key = 0
+        names = list(world.services)
+        self.index = {name: i for i, name in enumerate(names)}
+        self.index[CLIENT] = len(names)
+        self.services = {name: Service(self, spec, i) for i, (name, spec) in enumerate(world.services.items())}
+        for caller in [CLIENT, *names]:
+            targets = self.services[caller].calls if caller != CLIENT else {l.service for l in world.loads}
+            chains = {}
+            for target in targets:
+                chain = self.services[target].handle
+                for policy in reversed(copy.deepcopy(world.policies.get((caller, target), ()))):
+                    chain = policy.wrap(self, caller, target, chain)
+                chains[target] = chain
+            if caller == CLIENT:
+                self.client_chains = chains
+            else:
+                self.services[caller].chains = chains
+
+    def call(self, caller: str, target: str, ctx):
+        """One call from ``caller`` to ``target`` through the caller's policies;
+        records it and returns its outcome (a SimPy generator)."""
+        env = self.env
+        chains = self.client_chains if caller == CLIENT else self.services[caller].chains
+        key = self._key = self._key + 1
+        start = env.now
+        row = (self.index[target], self.index[caller], start)
+        self.open[key] = row
+        outcome = yield from chains[target](ctx)
+        del self.open[key]
+        self.records.append((*row, env.now, outcome))
+        return outcome
+
+    # -- load -----------------------------------------------------------------
+    def _poisson(self, load: PoissonLoad):
+        env, rng = self.env, random.Random(f"{self.seed}/load/{load.service}/{load.rate}/{load.start}")
+        if load.start:
+            yield env.timeout(load.start)
+        mean_gap = 1.0 / load.rate
+        process, call = env.process, self.call
+        while True:
+            yield env.timeout(rng.expovariate(1.0) * mean_gap)
+            if env.now >= load.end:
+                return
+            process(call(CLIENT, load.service, Request()))
+
+    def _client(self, load: ClosedLoop, number: int):
+        env = self.env
+        rng = random.Random(f"{self.seed}/client/{load.service}/{number}")
+        yield env.timeout(load.start + rng.expovariate(1.0 / load.think_time))
+        while env.now < load.end:
+            yield from self.call(CLIENT, load.service, Request())
+            yield env.timeout(rng.expovariate(1.0 / load.think_time))
+
+    def _fault(self, fault: F.Fault):
+        service = self.services[fault.service]
+        yield self.env.timeout(fault.start)
+        service.begin(fault)
+        if fault.end < math.inf:
+            yield self.env.timeout(fault.end - fault.start)
+            service.finish(fault)
+
+    def _sampler(self, times, samples):
+        env, services, every = self.env, list(self.services.values()), self.world.sample_every
+        while True:
+            times.append(env.now)
+            samples.append([s.occupancy() for s in services])
+            yield env.timeout(every)
+
+    def execute(self, until: float) -> RunResult:
+        env = self.env
+        for fault in self.world.faults:
+            if fault.start < until:
+                env.process(self._fault(fault))
+        for load in self.world.loads:
+            if isinstance(load, PoissonLoad):
+                env.process(self._poisson(load))
+            else:
+                for number in range(load.count):
+                    env.process(self._client(load, number))
+        times, samples = [], []
+        env.process(self._sampler(times, samples))
+        env.run(until=until)
+        records = self.records
+        for row in self.open.values():
+            records.append((*row, until, _UNFINISHED))
+        return RunResult(
+            services=list(self.services),
+            records=records,
+            sample_times=times,
+            samples=samples,
+            faults=self.world.faults,
+            until=until,
+            seed=self.seed,
+        )
+
+
+class Request:
+    """What travels with a call down the chain (a deadline, in later lessons)."""
+
+    __slots__ = ("deadline",)
+
+    def __init__(self, deadline: float | None = None):
+        self.deadline = deadline
