@@ -99,9 +99,7 @@ class RunFigure:
 
     def png(self) -> bytes:
         """The figure as PNG bytes (what the widgets show)."""
-        buffer = io.BytesIO()
-        self.fig.savefig(buffer, format="png")
-        return buffer.getvalue()
+        return _figure_png(self.fig)
 
 
 def plot_run(result, services=None, *, title=None, bucket=0.5):
@@ -127,3 +125,27 @@ def plot_pools(result, services=None):
     axes[0].legend(loc="upper left", fontsize=8, ncols=3)
     axes[-1].set_xlabel("simulated time (s)")
     return fig
+
+
+def _figure_png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _show_figures_in_notebooks() -> None:
+    """Let a notebook show a plain ``Figure`` that a cell returns, as a PNG.
+
+    Pyplot's inline backend does this only for figures made through pyplot; ours
+    are not, so that a figure appears where the lesson returns it and only there.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["image/png"].for_type(Figure, _figure_png)
+
+
+_show_figures_in_notebooks()
