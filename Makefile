@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FIRST_LESSON := notebooks/01-cascading-failures.ipynb
+# Jupyter refuses to run as root (containers, Binder-like machines) without this flag.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test exercises bench clean
 
@@ -19,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(FIRST_LESSON)
+	$(BIN)/jupyter lab $(ROOT_FLAG) $(FIRST_LESSON)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
