@@ -83,5 +83,11 @@ def expect_close(what: str, got, expected: float, *, rel: float = 1e-9, abs: flo
 
 
 def load_all() -> None:
-    """Import every lesson's checks so that :data:`REGISTRY` is complete."""
-    from . import lesson01  # noqa: F401
+    """Import every lesson's checks (``checks/lessonNN.py``) so that
+    :data:`REGISTRY` is complete."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if module.name.startswith("lesson"):
+            importlib.import_module(f"{__name__}.{module.name}")
