@@ -6,6 +6,8 @@ monotonic clock) as an argument. The same object therefore runs in simulated
 time (:mod:`resilience_lab.world` adapts it), in real time, and in the grader.
 """
 
+from .circuit_breaker import CircuitBreaker, Transition
+from .deadline import Deadline, choose_timeout
 from .timeout import Timeout
 
-__all__ = ["Timeout"]
+__all__ = ["CircuitBreaker", "Deadline", "Timeout", "Transition", "choose_timeout"]

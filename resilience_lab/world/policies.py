@@ -22,7 +22,12 @@ works on a fresh copy, so a stateful core (a breaker) starts every run afresh.
 from __future__ import annotations
 
 from ..outcomes import Outcome
+from ..patterns.circuit_breaker import CircuitBreaker
+from ..patterns.deadline import Deadline
 from ..patterns.timeout import Timeout
+from .breaker_policy import BreakerPolicy
+from .deadline_policy import DeadlinePolicy
+from .request import Request
 
 _TIMEOUT = Outcome.TIMEOUT
 
@@ -39,7 +44,10 @@ class TimeoutPolicy:
 
     The call runs as its own SimPy process and the caller waits for whichever
     comes first, the answer or the timer (``yield answer | timer``). A late
-    answer is dropped; the caller records ``timeout``.
+    answer is dropped; the caller records ``timeout``. The callee gets a child
+    request that is marked abandoned when the timer wins, so the work it does
+    afterwards counts as wasted (a timeout, unlike a deadline, does not tell
+    the callee to stop).
     """
 
     def __init__(self, core: Timeout):
@@ -50,16 +58,21 @@ class TimeoutPolicy:
         seconds = self.core.seconds
 
         def with_timeout(ctx):
-            answer = env.process(call(ctx))
+            request = Request(ctx.deadline, ctx)
+            answer = env.process(call(request))
             timer = env.timeout(seconds)
             yield answer | timer
-            return answer.value if answer.triggered else _TIMEOUT
+            if answer.triggered:
+                return answer.value
+            request.abandoned = True
+            return _TIMEOUT
 
         return with_timeout
 
 
 #: Core type -> the SimPy policy that adapts it. Later patterns add themselves.
 ADAPTERS = {Timeout: TimeoutPolicy}
+ADAPTERS.update({CircuitBreaker: BreakerPolicy, Deadline: DeadlinePolicy})
 
 
 def adapt(policy):

@@ -13,11 +13,13 @@ One call to a service, step by step:
 1. Pick an instance (round robin). If the service or that instance is down, the
    call fails at once (``fail``) or never returns (``hang``).
 2. Wait in that instance's queue for a worker (first come, first served).
+   If the call carries a deadline (``ctx.deadline``) that has passed by the
+   time a worker picks it up, skip it: its caller has given up.
 3. Work: the latency distribution, plus any injected latency and jitter.
 4. Fail with the service's error probability, or else call each dependency
    (one after another, or all at once when ``parallel=True``) through the
    caller's policies; a dependency that does not give a usable answer makes
-   this call fail too.
+   this call fail too. Past its deadline, a call stops before its dependencies.
 5. Release the worker and answer.
 """
 
@@ -31,7 +33,7 @@ import simpy
 from ..outcomes import USABLE, Outcome
 from .faults import FAIL, AddedLatency, ErrorRate, KilledInstance, LostCapacity, Outage
 
-_OK, _ERROR = Outcome.OK, Outcome.ERROR
+_OK, _ERROR, _TIMEOUT = Outcome.OK, Outcome.ERROR, Outcome.TIMEOUT
 
 
 class WorkerPool(simpy.Resource):
@@ -75,6 +77,7 @@ class Service:
         self.calls = spec.calls
         self.parallel = spec.parallel
         self.chains = {}  # target name -> generator function (ctx) -> Outcome
+        self.wasted = 0.0  # seconds of work done for calls already abandoned upstream
         self._active = []
         self._recompute()
 
@@ -129,14 +132,21 @@ class Service:
         rng = self.rng
         with instance.pool.request() as worker:
             yield worker
+            deadline = ctx.deadline
+            if deadline is not None and env.now >= deadline:
+                return _TIMEOUT  # the caller's deadline passed while this call queued: skip it
             seconds = self.latency.sample(rng)
             if self.extra_latency or self.jitter:
                 seconds += self.extra_latency + rng.uniform(-self.jitter, self.jitter)
             yield env.timeout(seconds if seconds > 0.0 else 0.0)
+            if ctx.parent is not None and ctx.dropped():
+                self.wasted += seconds  # nobody will read this answer
             if self.error_rate and rng.random() < self.error_rate:
                 return _ERROR
             if not self.calls:
                 return _OK
+            if deadline is not None and env.now >= deadline:
+                return _TIMEOUT  # stop: do not call dependencies for an abandoned call
             call = self.run.call
             if self.parallel and len(self.calls) > 1:
                 calls = [env.process(call(self.name, target, ctx)) for target in self.calls]

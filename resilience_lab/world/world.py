@@ -30,6 +30,7 @@ from . import faults as F
 from .latency import as_latency
 from .metrics import CLIENT, RunResult
 from .policies import adapt
+from .request import Request
 from .service import Service, check_whole
 
 _UNFINISHED = Outcome.UNFINISHED
@@ -248,6 +249,7 @@ class _Run:
         self.never = self.env.event()  # never triggered: what a hung call waits on
         self.records = []
         self.open = {}
+        self.events = []  # (time, where, what, detail): e.g. a breaker's state changes
         self._key = 0
         names = list(world.services)
         self.index = {name: i for i, name in enumerate(names)}
@@ -333,7 +335,7 @@ class _Run:
         records = self.records
         for row in self.open.values():
             records.append((*row, until, _UNFINISHED))
-        return RunResult(
+        result = RunResult(
             services=list(self.services),
             records=records,
             sample_times=times,
@@ -342,12 +344,7 @@ class _Run:
             until=until,
             seed=self.seed,
         )
-
-
-class Request:
-    """What travels with a call down the chain (a deadline, in later lessons)."""
-
-    __slots__ = ("deadline",)
-
-    def __init__(self, deadline: float | None = None):
-        self.deadline = deadline
+        result.events = self.events
+        # Seconds of work each service did for calls someone had already abandoned.
+        result.wasted = {name: s.wasted for name, s in self.services.items()}
+        return result

@@ -1,0 +1,37 @@
+"""What travels with a call down the chain: its deadline, and whether anyone still waits.
+
+The load sends each top-level call with a fresh :class:`Request`. A policy that
+may stop waiting (a timeout, a deadline) sends the callee a *child* request
+whose ``parent`` is the one it got, and marks the child ``abandoned`` when it
+gives up. Policies that never give up pass the request on unchanged.
+
+- ``deadline``: the absolute time after which nobody waits for the answer, or
+  ``None``. Services honour it: a call that reaches a worker after its
+  deadline is skipped, and a service stops before calling its dependencies
+  once the deadline has passed (see :mod:`resilience_lab.world.service`).
+- :meth:`dropped`: true once this request or any request above it was
+  abandoned, so the work done for it is wasted. Services add up that wasted
+  work (``RunResult.wasted``), whether or not deadlines are used.
+"""
+
+from __future__ import annotations
+
+
+class Request:
+    """One call's context. See the module docstring."""
+
+    __slots__ = ("deadline", "parent", "abandoned")
+
+    def __init__(self, deadline: float | None = None, parent: Request | None = None):
+        self.deadline = deadline
+        self.parent = parent
+        self.abandoned = False
+
+    def dropped(self) -> bool:
+        """True if this request or one it was sent for has been abandoned."""
+        request = self
+        while request is not None:
+            if request.abandoned:
+                return True
+            request = request.parent
+        return False
