@@ -6,8 +6,14 @@ monotonic clock) as an argument. The same object therefore runs in simulated
 time (:mod:`resilience_lab.world` adapts it), in real time, and in the grader.
 """
 
+from .bulkhead import Bulkhead, call_with_bulkhead, partition_size
+from .retry import TRANSIENT, Backoff, Retry, RetryBudget, is_transient, should_retry
 from .circuit_breaker import CircuitBreaker, Transition
 from .deadline import Deadline, choose_timeout
 from .timeout import Timeout
 
-__all__ = ["CircuitBreaker", "Deadline", "Timeout", "Transition", "choose_timeout"]
+__all__ = [
+    "CircuitBreaker", "Deadline", "Transition", "choose_timeout",
+    "TRANSIENT", "Backoff", "Bulkhead", "Retry", "RetryBudget", "Timeout",
+    "call_with_bulkhead", "is_transient", "partition_size", "should_retry",
+]

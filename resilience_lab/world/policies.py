@@ -22,12 +22,16 @@ works on a fresh copy, so a stateful core (a breaker) starts every run afresh.
 from __future__ import annotations
 
 from ..outcomes import Outcome
+from ..patterns.bulkhead import Bulkhead
+from ..patterns.retry import Retry
 from ..patterns.circuit_breaker import CircuitBreaker
 from ..patterns.deadline import Deadline
 from ..patterns.timeout import Timeout
 from .breaker_policy import BreakerPolicy
 from .deadline_policy import DeadlinePolicy
 from .request import Request
+from .bulkhead_policy import BulkheadPolicy
+from .retry_policy import RetryPolicy
 
 _TIMEOUT = Outcome.TIMEOUT
 
@@ -71,7 +75,7 @@ class TimeoutPolicy:
 
 
 #: Core type -> the SimPy policy that adapts it. Later patterns add themselves.
-ADAPTERS = {Timeout: TimeoutPolicy}
+ADAPTERS = {Timeout: TimeoutPolicy, Bulkhead: BulkheadPolicy, Retry: RetryPolicy}
 ADAPTERS.update({CircuitBreaker: BreakerPolicy, Deadline: DeadlinePolicy})
 
 

@@ -76,6 +76,7 @@ class Service:
         self.latency = spec.latency
         self.calls = spec.calls
         self.parallel = spec.parallel
+        self.arrivals = []  # the time of every call that reached this service
         self.chains = {}  # target name -> generator function (ctx) -> Outcome
         self.wasted = 0.0  # seconds of work done for calls already abandoned upstream
         self._active = []
@@ -120,6 +121,7 @@ class Service:
     # -- one call -------------------------------------------------------------
     def handle(self, ctx):
         """Serve one call (a SimPy generator); returns an :class:`Outcome`."""
+        self.arrivals.append(self.env.now)
         instances = self.instances
         instance = instances[self._next]
         self._next = (self._next + 1) % len(instances)

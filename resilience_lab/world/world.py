@@ -23,6 +23,7 @@ import math
 import random
 from dataclasses import dataclass
 
+import numpy as np
 import simpy
 
 from ..outcomes import Outcome
@@ -45,6 +46,7 @@ class ServiceSpec:
     calls: tuple
     instances: int
     parallel: bool
+    error_status: object = 503
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class World:
 
     # -- building -------------------------------------------------------------
     def service(self, name, *, workers=10, latency=0.01, error_rate=0.0, calls=(),
-                instances=1, parallel=False):
+                instances=1, parallel=False, error_status=503):
         """Add a service.
 
         ``workers``: workers per instance (a pool; calls beyond it queue).
@@ -101,6 +103,9 @@ class World:
         ``calls``: names of the services each call calls, in order.
         ``instances``: identical instances behind a round-robin balancer.
         ``parallel``: call all of ``calls`` at once (fan-out) instead of in turn.
+        ``error_status``: what its errors are, as a retry sees them: 503 (the
+        default), 429, 400, 404, ... A service that is down refuses the
+        connection instead (``"connection"``).
         """
         if not isinstance(name, str) or not name or name == CLIENT:
             raise ValueError(f"a service needs a name (not {CLIENT!r}), got {name!r}")
@@ -124,6 +129,7 @@ class World:
             calls=calls,
             instances=check_whole(owner, "instances", instances),
             parallel=bool(parallel),
+            error_status=error_status,
         )
         return self
 
@@ -255,12 +261,15 @@ class _Run:
         self.index = {name: i for i, name in enumerate(names)}
         self.index[CLIENT] = len(names)
         self.services = {name: Service(self, spec, i) for i, (name, spec) in enumerate(world.services.items())}
+        memo = {}
         for caller in [CLIENT, *names]:
             targets = self.services[caller].calls if caller != CLIENT else {l.service for l in world.loads}
             chains = {}
             for target in targets:
                 chain = self.services[target].handle
-                for policy in reversed(copy.deepcopy(world.policies.get((caller, target), ()))):
+                # One memo for the whole run: a policy object protecting several
+                # routes (a shared bulkhead) stays one object within the run.
+                for policy in reversed(copy.deepcopy(world.policies.get((caller, target), ()), memo)):
                     chain = policy.wrap(self, caller, target, chain)
                 chains[target] = chain
             if caller == CLIENT:
@@ -347,4 +356,6 @@ class _Run:
         result.events = self.events
         # Seconds of work each service did for calls someone had already abandoned.
         result.wasted = {name: s.wasted for name, s in self.services.items()}
+        # Every attempt that reached each service (retries included), by arrival time.
+        result.arrivals = {name: np.asarray(s.arrivals) for name, s in self.services.items()}
         return result

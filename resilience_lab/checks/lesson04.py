@@ -1,0 +1,248 @@
+"""Graded checks of exercise 4: the bulkhead.
+
+The student writes a ``Bulkhead`` class (``try_acquire(now)``, ``release(now)``,
+``reject(now)``, counters ``in_use`` and ``rejected``), the call path
+``call_with_bulkhead(bulkhead, call, clock)`` (a generator) and
+``partition_size(rate, latency, headroom)``.
+
+The call path is driven here by hand, as an event loop would: ``call`` is a
+generator function whose ``yield`` stands for "waiting on the network". A call
+that *yields before calling* is waiting for a permit, which a bulkhead that
+rejects must never do. A caller's timeout is a :class:`CallAbandoned` thrown
+into the generator while the call is in flight (what ``asyncio.wait_for`` does
+with ``CancelledError``).
+
+The isolation check runs the lesson's world (payment hangs for 10 s, profile is
+healthy) with the student's classes, partitions sized by the student's
+``partition_size``, and compares profile with the same world without the fault.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..lessons import bulkheads as lesson
+from ..outcomes import Outcome
+from . import CheckFailed, expect_close, graded
+
+
+class CallAbandoned(BaseException):
+    """Thrown into a call in flight: its caller stopped waiting (a timeout).
+
+    Like ``asyncio.CancelledError`` it is a ``BaseException``, so an
+    ``except Exception`` does not catch it; only ``finally`` always runs."""
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _answer(outcome, waits=1):
+    """A call that waits ``waits`` times, then answers ``outcome``."""
+    def call():
+        for _ in range(waits):
+            yield "network"
+        return outcome
+    return call
+
+
+def _failing(error):
+    def call():
+        yield "network"
+        raise error
+    return call
+
+
+def _start(call_with_bulkhead, bulkhead, call, clock):
+    """Start one call through the student's path: ("answered", outcome) if it
+    finished at once, else ("in flight", generator)."""
+    gen = call_with_bulkhead(bulkhead, call, clock)
+    if not hasattr(gen, "send"):
+        raise CheckFailed("call_with_bulkhead must be a generator: use `yield from call()` to run the call")
+    try:
+        next(gen)
+    except StopIteration as stop:
+        return "answered", stop.value
+    return "in flight", gen
+
+
+def _finish(gen):
+    """Let a call in flight run to its end; its outcome, or the exception it raised."""
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        return stop.value
+    except Exception as error:  # the call's own error passing through: fine
+        return error
+
+
+def _abandon(gen):
+    try:
+        gen.throw(CallAbandoned())
+    except (CallAbandoned, StopIteration):
+        pass
+
+
+def _in_use(bulkhead):
+    return getattr(bulkhead, "in_use", None)
+
+
+@graded("l4-permits", points=2,
+        hint="Keep a count of permits in use: try_acquire takes one if the count is below max_concurrent, "
+             "release gives one back, reject only counts.")
+def check_permits(Bulkhead):
+    b = Bulkhead(3)
+    taken = [b.try_acquire(0.0) for _ in range(4)]
+    if taken != [True, True, True, False]:
+        raise CheckFailed(f"four try_acquire() on Bulkhead(3) returned {taken}, expected [True, True, True, False]")
+    if _in_use(b) != 3:
+        raise CheckFailed(f"after three permits were taken in_use is {_in_use(b)!r}, expected 3")
+    b.release(1.0)
+    if _in_use(b) != 2 or b.try_acquire(1.0) is not True:
+        raise CheckFailed("after one release a permit must be free again (in_use 2, try_acquire True)")
+    b.reject(2.0)
+    b.reject(2.0)
+    if b.rejected != 2 or _in_use(b) != 3:
+        raise CheckFailed(f"after two reject() calls rejected is {b.rejected!r} (expected 2) and in_use "
+                          f"{_in_use(b)!r} (expected 3: rejecting takes no permit)")
+
+
+@graded("l4-reject-fast", points=3,
+        hint="When try_acquire fails, count the rejection and return Outcome.REJECTED straight away: "
+             "no waiting (no yield) and no call.")
+def check_reject_fast(Bulkhead, call_with_bulkhead):
+    clock = _Clock()
+    b = Bulkhead(2)
+    first = _start(call_with_bulkhead, b, _answer(Outcome.OK), clock)
+    second = _start(call_with_bulkhead, b, _answer(Outcome.OK), clock)
+    if first[0] != "in flight" or second[0] != "in flight":
+        raise CheckFailed("with free permits the call must run (the call path should `yield from call()`)")
+    if _in_use(b) != 2:
+        raise CheckFailed(f"two calls in flight on Bulkhead(2) but in_use is {_in_use(b)!r}, expected 2")
+    called = []
+
+    def spy():
+        called.append(True)
+        yield "network"
+        return Outcome.OK
+
+    state, value = _start(call_with_bulkhead, b, spy, clock)
+    if state != "answered":
+        raise CheckFailed("with no free permit your call path waited (it yielded) instead of "
+                          "rejecting at once: that is the source lesson's bug")
+    if value != Outcome.REJECTED:
+        raise CheckFailed(f"with no free permit the call path returned {value!r}, expected Outcome.REJECTED")
+    if called:
+        raise CheckFailed("with no free permit the call was still sent")
+    if b.rejected != 1:
+        raise CheckFailed(f"one call was rejected but the bulkhead counts {b.rejected!r} rejections")
+    for gen in (first[1], second[1]):
+        _finish(gen)
+    # In the lesson's world, while payment hangs: many rejections, every one instant.
+    result = _world_run(Bulkhead, call_with_bulkhead, 20, 20, True)
+    count, slowest = lesson.rejections(result, "payment")
+    if count < 500:
+        raise CheckFailed(f"while payment hung for 10 s only {count} of its calls were rejected "
+                          "(20 permits, 150 calls/s, each held 1 s: most must be rejected)")
+    if slowest > 0.0:
+        raise CheckFailed(f"a rejection took {slowest * 1000:.0f} ms in the simulation; rejecting must be instant")
+
+
+@graded("l4-no-leak", points=3,
+        hint="Whatever way the call ends (an answer, an exception, or a cancellation thrown into it), "
+             "the permit must come back: release it in a `finally`.")
+def check_no_leak(Bulkhead, call_with_bulkhead):
+    clock = _Clock()
+    b = Bulkhead(5)
+    flights = []
+    scripts = [
+        ("an ok answer", _answer(Outcome.OK)),
+        ("an error answer", _answer(Outcome.ERROR)),
+        ("a timeout answer", _answer(Outcome.TIMEOUT, waits=3)),
+        ("a call that raised", _failing(ConnectionError("reset by peer"))),
+        ("a call its caller abandoned (timed out)", _answer(Outcome.OK, waits=5)),
+    ]
+    for what, call in scripts:
+        state, gen = _start(call_with_bulkhead, b, call, clock)
+        if state != "in flight":
+            raise CheckFailed(f"with free permits {what} did not run")
+        flights.append((what, gen))
+    if _in_use(b) != 5:
+        raise CheckFailed(f"five calls in flight on Bulkhead(5) but in_use is {_in_use(b)!r}")
+    for what, gen in flights:
+        clock.now += 0.1
+        before = _in_use(b)
+        if "abandoned" in what:
+            _abandon(gen)
+        else:
+            _finish(gen)
+        if _in_use(b) != before - 1:
+            raise CheckFailed(f"after {what} in_use went from {before} to {_in_use(b)!r}: the permit leaked")
+    # A thousand more of every kind, interleaved: the count must come back to 0.
+    kinds = [c for _, c in scripts]
+    pending = []
+    for i in range(1000):
+        state, gen = _start(call_with_bulkhead, b, kinds[i % 5], clock)
+        if state == "in flight":
+            pending.append((i % 5 == 4, gen))
+        if len(pending) >= 5 or i == 999:
+            for abandoned, g in pending:
+                _abandon(g) if abandoned else _finish(g)
+            pending = []
+    if _in_use(b) != 0:
+        raise CheckFailed(f"after 1005 calls of every kind in_use is {_in_use(b)!r}, expected 0: permits leaked")
+
+
+@graded("l4-sizing", points=2,
+        hint="Little's law: rate × latency permits are busy on average; multiply by the headroom "
+             "and round up to a whole permit.")
+def check_sizing(partition_size):
+    for args, expected in [((150, 0.047, 2), 15), ((200, 0.036, 2), 15), ((100, 0.5, 1.5), 75), ((10, 0.02, 2), 1)]:
+        expect_close(f"partition_size{args}", partition_size(*args), expected)
+    got = partition_size(3, 0.1, 2)
+    if got != 1:
+        raise CheckFailed(f"partition_size(3, 0.1, 2) returned {got!r}: 0.6 permits round up to 1")
+
+
+#: The margin profile must stay within while payment is down.
+P99_MARGIN = 1.25
+SUCCESS_MARGIN = 0.002
+
+
+@graded("l4-isolation", points=3,
+        hint="Size each partition with partition_size from its own rate and latency, and make sure a "
+             "call with no permit is rejected rather than queued.")
+def check_isolation(Bulkhead, call_with_bulkhead, partition_size):
+    pay = partition_size(lesson.PAYMENT_RATE, 0.047, 2)
+    prof = partition_size(lesson.PROFILE_RATE, 0.036, 2)
+    if not (isinstance(pay, int) and isinstance(prof, int)) or pay < 1 or prof < 1:
+        raise CheckFailed(f"partition_size gave {pay!r} and {prof!r} permits; expected whole numbers >= 1")
+    down = _world_run(Bulkhead, call_with_bulkhead, pay, prof, True)
+    base = _world_run(Bulkhead, call_with_bulkhead, pay, prof, False)
+    p_down, p_base = lesson.p99(down, "profile"), lesson.p99(base, "profile")
+    s_down, s_base = lesson.success_rate(down, "profile"), lesson.success_rate(base, "profile")
+    if s_base < 0.995:
+        raise CheckFailed(f"even with payment healthy only {s_base:.1%} of profile's calls succeed: "
+                          f"{prof} permits are too few for 200 calls/s")
+    if not p_down <= P99_MARGIN * p_base:
+        raise CheckFailed(f"while payment was down profile's p99 was {p_down * 1000:.0f} ms against "
+                          f"{p_base * 1000:.0f} ms without the fault (allowed: {P99_MARGIN:g}x)")
+    if s_down < s_base - SUCCESS_MARGIN:
+        raise CheckFailed(f"while payment was down {s_down:.2%} of profile's calls succeeded against "
+                          f"{s_base:.2%} without the fault")
+
+
+@functools.lru_cache(maxsize=4)
+def _world_run_cached(Bulkhead, call_with_bulkhead, pay, prof, fault):
+    world = lesson.shop_world(Bulkhead(pay), Bulkhead(prof), fault=lesson.FAULT if fault else None,
+                              through=call_with_bulkhead)
+    return world.run(lesson.UNTIL)
+
+
+def _world_run(Bulkhead, call_with_bulkhead, pay, prof, fault):
+    return _world_run_cached(Bulkhead, call_with_bulkhead, pay, prof, fault)

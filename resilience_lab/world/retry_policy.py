@@ -1,0 +1,64 @@
+"""Retries in the simulated world.
+
+:class:`RetryPolicy` adapts a :class:`~resilience_lab.patterns.retry.Retry`
+core: it sends the call, and while the answer is not usable asks the core what
+to do, waits the delay it returns (simulated time), and sends the call again.
+The run records one call per request, however many attempts it took; every
+attempt shows in ``result.arrivals[target]``.
+
+What the core sees as the error of a failed attempt:
+
+- ``"timeout"``: the attempt timed out (a Timeout policy inside the retry);
+- ``"connection"``: an error from a service that is down (refused connection);
+- otherwise the target's ``error_status`` (``world.service(..., error_status=404)``,
+  503 by default);
+- ``"rejected"``: a local bulkhead or breaker refused it (never transient).
+
+Each route draws its jitter from its own ``random.Random``, seeded from the
+run's seed, the caller and the target.
+"""
+
+from __future__ import annotations
+
+import random
+
+from ..outcomes import USABLE, Outcome
+
+_TIMEOUT, _ERROR = Outcome.TIMEOUT, Outcome.ERROR
+
+
+class RetryPolicy:
+    """Send the call again while ``core.next_delay(...)`` returns a delay."""
+
+    def __init__(self, core):
+        self.core = core
+
+    def wrap(self, run, caller, target, call):
+        env, core = run.env, self.core
+        rng = random.Random(f"{run.seed}/retry/{caller}/{target}")
+        service = run.services[target]
+        status = service.spec.error_status
+
+        def error_of(outcome):
+            if outcome == _TIMEOUT:
+                return "timeout"
+            if outcome == _ERROR:
+                return "connection" if service.outage is not None else status
+            return "rejected"
+
+        def with_retries(ctx):
+            core.started(env.now)
+            attempts, previous = 0, None
+            while True:
+                outcome = yield from call(ctx)
+                attempts += 1
+                if outcome in USABLE:
+                    return outcome
+                delay = core.next_delay(error_of(outcome), attempts, env.now, rng, previous)
+                if delay is None:
+                    return outcome
+                previous = delay
+                if delay > 0:
+                    yield env.timeout(delay)
+
+        return with_retries
