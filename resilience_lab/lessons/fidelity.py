@@ -1,0 +1,286 @@
+"""Appendix: is the simulator right? Three checks against theory, with plots.
+
+A simulator that teaches queueing must queue the way queueing theory says. This
+module measures three agreements; ``tests/test_fidelity.py`` asserts them and the
+appendix notebook plots them.
+
+1. **M/M/c waiting time.** Poisson arrivals at rate ``lambda``, ``c`` workers,
+   exponential work of mean ``1/mu``, one first-come-first-served queue. With
+   offered load ``a = lambda / mu`` and utilisation ``rho = a / c < 1``, the
+   Erlang C formula gives the probability that a call has to wait,
+
+       C(c, a) = c * B / (c - a * (1 - B)),   B = Erlang B(c, a)
+       (Erlang B by the recursion B(0) = 1, B(k) = a B(k-1) / (k + a B(k-1))),
+
+   and its mean wait in the queue, ``Wq = C(c, a) / (c * mu - lambda)``.
+2. **Little's law.** In a steady state, the mean number of calls inside a
+   service equals their arrival rate times their mean time inside: ``L = lambda W``.
+   Here ``L`` comes from the run's samples (busy workers plus queued calls) and
+   ``lambda W`` from its call records: two independent bookkeepings of one run.
+3. **Lesson 1's limit.** A pool of ``N`` workers, each held ``W`` seconds per
+   call, finishes at most ``N / W`` calls per second, however much is offered.
+
+A simulated mean is itself random, so each agreement comes with a confidence
+interval from **batch means**: cut the run (after a warm-up) into ``batches``
+consecutive pieces, take each piece's mean, and treat those means as roughly
+independent; the interval is ``mean +- t(level, batches - 1) * sd / sqrt(batches)``.
+Pieces must be long compared with how long the queue remembers its past, which
+is why the runs near ``rho = 0.95`` are the longest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.figure import Figure
+from scipy import stats
+
+from ..outcomes import Outcome
+from ..plots import COLOURS
+from ..world import Exponential, World
+from . import cascading
+
+
+# -- theory -------------------------------------------------------------------
+def erlang_c(c: int, a: float) -> float:
+    """The probability that a call waits in an M/M/c queue with offered load ``a`` (< c)."""
+    if not 0 <= a < c:
+        raise ValueError(f"offered load a must be in [0, c={c}), got {a!r}")
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return c * b / (c - a * (1.0 - b))
+
+
+def mmc_wait(c: int, rho: float, mean_service: float = 1.0) -> float:
+    """Erlang C's mean wait in the queue: ``C(c, a) / (c mu - lambda)``, ``a = rho c``."""
+    mu = 1.0 / mean_service
+    lam = rho * c * mu
+    return erlang_c(c, rho * c) / (c * mu - lam)
+
+
+def batch_means(values, batches: int = 20, level: float = 0.99):
+    """(mean, half-width of its ``level`` confidence interval) by batch means."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2 * batches:
+        raise ValueError(f"need at least {2 * batches} values for {batches} batches, got {len(values)}")
+    means = np.array([chunk.mean() for chunk in np.array_split(values, batches)])
+    half = stats.t.ppf(0.5 + level / 2, batches - 1) * means.std(ddof=1) / math.sqrt(batches)
+    return float(means.mean()), float(half)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """A simulated figure, its confidence half-width, and what theory predicts."""
+
+    simulated: float
+    half_width: float
+    predicted: float
+
+    @property
+    def agrees(self) -> bool:
+        return abs(self.simulated - self.predicted) <= self.half_width
+
+
+# -- 1. M/M/c --------------------------------------------------------------------
+class RecordedExponential(Exponential):
+    """Exponential work that also keeps every draw, in the order they were drawn."""
+
+    def __init__(self, mean: float):
+        super().__init__(mean)
+        object.__setattr__(self, "drawn", [])
+
+    def sample(self, rng):
+        seconds = rng.expovariate(1.0 / self.mean)
+        self.drawn.append(seconds)
+        return seconds
+
+
+def mmc_world(c: int, rho: float, *, mean_service: float = 1.0, seed: int = 1) -> World:
+    """One service ``S`` with ``c`` workers and exponential work, Poisson load at ``rho * c * mu``."""
+    world = World(seed=seed, sample_every=10.0 * mean_service)
+    world.service("S", workers=c, latency=RecordedExponential(mean_service))
+    world.load("S", rate=rho * c / mean_service)
+    return world
+
+
+#: Calls per M/M/c run by utilisation: the queue remembers longer as rho nears 1.
+MMC_CALLS = {0.5: 8_000, 0.65: 10_000, 0.8: 16_000, 0.9: 25_000, 0.95: 40_000}
+
+
+def mmc_agreement(c: int, rho: float, *, calls: int | None = None, warmup: float = 0.1,
+                  batches: int = 10, level: float = 0.999, seed: int = 1) -> dict:
+    """Simulated M/M/c waits against Erlang C (time unit: the mean work).
+
+    Returns ``{"wait": Agreement, "p_wait": Agreement}``: the mean wait in the
+    queue against ``C(c, a) / (c mu - lambda)``, and the share of calls that
+    waited at all against ``C(c, a)``.
+
+    Each call's wait is its time in the service minus its own work. The queue is
+    first come, first served, so the k-th call to arrive is the k-th to get a
+    worker and draws the k-th amount of work: the wait is measured exactly, not
+    estimated. The first ``warmup`` share of the calls (the queue starting empty)
+    is dropped. ``calls`` defaults to :data:`MMC_CALLS` for the nearest ``rho``.
+    """
+    if calls is None:
+        calls = MMC_CALLS[min(MMC_CALLS, key=lambda r: abs(r - rho))]
+    world = mmc_world(c, rho, seed=seed)
+    result = world.run(until=calls / (rho * c))
+    drawn = np.array(world.services["S"].latency.drawn)
+    order = np.argsort(result.start, kind="stable")
+    unfinished = np.nonzero(result.outcome[order] == Outcome.UNFINISHED)[0]
+    done = unfinished[0] if len(unfinished) else len(order)
+    waits = (result.latency[order][:done] - drawn[:done])[int(warmup * done):]
+    mean, half = batch_means(waits, batches, level)
+    share, share_half = batch_means(waits > 1e-9, batches, level)
+    return {
+        "wait": Agreement(mean, half, mmc_wait(c, rho)),
+        "p_wait": Agreement(share, share_half, erlang_c(c, rho * c)),
+    }
+
+
+def erlang_table(pools=(1, 4, 16), rhos=(0.5, 0.8, 0.9, 0.95), *, scale: float = 1.0,
+                 seed: int = 1) -> dict:
+    """``{c: {rho: mmc_agreement(...)}}`` for every pool size and utilisation;
+    ``scale`` multiplies the run lengths of :data:`MMC_CALLS`."""
+    table = {}
+    for c in pools:
+        table[c] = {}
+        for rho in rhos:
+            calls = int(scale * MMC_CALLS[min(MMC_CALLS, key=lambda r: abs(r - rho))])
+            table[c][rho] = mmc_agreement(c, rho, calls=calls, seed=seed)
+    return table
+
+
+# -- 2. Little's law ---------------------------------------------------------------
+def little_world(*, rate: float = 150.0, seed: int = 3) -> World:
+    """Two services with real queues: the load calls A (8 workers), A calls B (4 workers)."""
+    world = World(seed=seed, sample_every=0.01)
+    world.service("B", workers=4, latency=Exponential(0.02))
+    world.service("A", workers=8, latency=Exponential(0.01), calls=["B"])
+    world.load("A", rate=rate)
+    return world
+
+
+def little_agreement(result, service: str, *, warmup: float = 5.0, batches: int = 20,
+                     level: float = 0.99) -> Agreement:
+    """``L`` (mean busy + queued, from the samples) against ``lambda W`` (from the records).
+
+    The time after ``warmup`` is cut into ``batches`` windows, leaving the last
+    5% of the run out so that no call counted is still unfinished. In each
+    window, ``L`` is the mean of the samples and ``lambda W`` the summed time in
+    the service of the calls that arrived in it, divided by the window's length
+    (the measured arrival rate times their mean time). The interval is on the
+    per-window difference.
+    """
+    times, busy, queued, _ = result.pool(service)
+    inside = busy + queued
+    calls = result.calls_to(service)
+    start, latency = result.start[calls], result.latency[calls]
+    edges = np.linspace(warmup, 0.95 * result.until, batches + 1)
+    ls, lws = [], []
+    for low, high in zip(edges[:-1], edges[1:]):
+        ls.append(inside[(times >= low) & (times < high)].mean())
+        lws.append(latency[(start >= low) & (start < high)].sum() / (high - low))
+    ls, lws = np.array(ls), np.array(lws)
+    diff = ls - lws
+    half = stats.t.ppf(0.5 + level / 2, batches - 1) * diff.std(ddof=1) / math.sqrt(batches)
+    return Agreement(float(ls.mean()), float(half), float(lws.mean()))
+
+
+# -- 3. Lesson 1: N workers, W seconds each --------------------------------------------
+def worker_seconds(extra: float) -> float:
+    """How long one of A's calls holds a worker in lesson 1's world when B is ``extra`` slower."""
+    return 0.001 + cascading.mean_b_latency(extra)
+
+
+def saturation_agreement(workers: int, extra: float, *, rate: float | None = None,
+                         window: float = 20.0, seed: int = 7) -> Agreement:
+    """A's throughput in :func:`~resilience_lab.lessons.cascading.saturation_world`
+    while B is slow, against ``N / W``.
+
+    B is slow from t = 1 s; A's completions are counted from t = 2 s for
+    ``window`` seconds. With every worker busy throughout, each finishes its
+    share of ``window / W`` calls give or take one, so the count is within ``N``
+    of ``N window / W``: the half-width is ``N / window`` calls per second.
+    ``rate`` (default: twice ``N / W``) is the load offered.
+    """
+    limit = workers / worker_seconds(extra)
+    rate = 2 * limit if rate is None else rate
+    world = cascading.saturation_world(rate=rate, workers=workers, b_extra=extra,
+                                       fault=(1.0, 2.0 + window + 1.0), sample_every=1.0)
+    result = world.run(until=2.0 + window)
+    measured = cascading.measured_throughput(result, "A", since=2.0, until=2.0 + window)
+    return Agreement(measured, workers / window, limit)
+
+
+# -- plots -------------------------------------------------------------------------
+def plot_erlang(results: dict, *, size=(8.5, 4.2)) -> Figure:
+    """Simulated waits (dots, with their interval) on the Erlang C curves.
+
+    ``results`` is an :func:`erlang_table`.
+    """
+    fig = Figure(figsize=size, dpi=80, layout="constrained")
+    ax = fig.subplots()
+    grid = np.linspace(0.3, 0.965, 200)
+    for i, (c, points) in enumerate(sorted(results.items())):
+        colour = COLOURS[i % len(COLOURS)]
+        ax.plot(grid, [mmc_wait(c, r) for r in grid], color=colour, lw=1.5, label=f"Erlang C, c = {c}")
+        rhos = sorted(points)
+        waits = [points[r]["wait"] for r in rhos]
+        ax.errorbar(rhos, [w.simulated for w in waits], yerr=[w.half_width for w in waits],
+                    fmt="o", color=colour, ms=5, capsize=3, label=f"simulated, c = {c}")
+    ax.set_yscale("log")
+    ax.set_xlabel("utilisation ρ = λ / (c μ)")
+    ax.set_ylabel("mean wait in queue\n(in units of the mean work)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, ncols=2)
+    return fig
+
+
+def plot_little(points: dict, *, size=(5.2, 4.4)) -> Figure:
+    """``L`` from the samples against ``lambda W`` from the records, one dot per case.
+
+    ``points`` maps a label to an :class:`Agreement` (simulated = L, predicted = lambda W).
+    """
+    fig = Figure(figsize=size, dpi=80, layout="constrained")
+    ax = fig.subplots()
+    top = max(max(p.simulated, p.predicted) for p in points.values()) * 1.1
+    ax.plot([0, top], [0, top], color="black", lw=1, ls="--", label="L = λW")
+    for i, (label, p) in enumerate(points.items()):
+        ax.errorbar([p.predicted], [p.simulated], yerr=[p.half_width], fmt="o", ms=6, capsize=3,
+                    color=COLOURS[i % len(COLOURS)], label=label)
+    ax.set_xlabel("λ W: arrival rate × mean time inside (records)")
+    ax.set_ylabel("L: mean calls inside (samples)")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_saturation(curves: dict, *, size=(8.5, 4.0)) -> Figure:
+    """Measured throughput against offered load, with each pool's ``N / W`` limit.
+
+    ``curves`` maps ``(workers, extra)`` to ``{offered rate: Agreement}``.
+    """
+    fig = Figure(figsize=size, dpi=80, layout="constrained")
+    ax = fig.subplots()
+    top = 0.0
+    for i, ((workers, extra), points) in enumerate(curves.items()):
+        colour = COLOURS[i % len(COLOURS)]
+        rates = sorted(points)
+        limit = workers / worker_seconds(extra)
+        ax.plot(rates, [min(r, limit) for r in rates], color=colour, lw=1, ls="--")
+        ax.axhline(limit, color=colour, lw=0.8, alpha=0.5)
+        ax.plot(rates, [points[r].simulated for r in rates], "o-", color=colour, ms=5,
+                label=f"N = {workers}, W = {worker_seconds(extra):.2f} s: N/W = {limit:.0f}/s")
+        top = max(top, *rates)
+    ax.plot([0, top], [0, top], color="grey", lw=0.8, ls=":", label="throughput = offered load")
+    ax.set_xlabel("offered load (requests / s)")
+    ax.set_ylabel("A's throughput while B is slow (calls / s)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig

@@ -1,0 +1,122 @@
+"""Fidelity: the simulator agrees with queueing theory, within confidence intervals.
+
+Every tolerance here is a confidence interval computed from the run itself (batch
+means, see :mod:`resilience_lab.lessons.fidelity`), or a bound derived from the
+run length; none is a guessed percentage. Runs are seeded, so the tests are
+deterministic; their lengths keep the whole file to a few seconds.
+"""
+
+import functools
+
+import numpy as np
+import pytest
+
+from resilience_lab.lessons import fidelity
+from resilience_lab.lessons.fidelity import erlang_c, mmc_wait
+
+POOLS = (1, 4, 16)
+UTILISATIONS = (0.5, 0.8, 0.95)
+
+
+@functools.cache
+def mmc(c, rho):
+    return fidelity.mmc_agreement(c, rho, seed=1)
+
+
+# -- the formulas themselves ------------------------------------------------------
+def test_erlang_c_matches_closed_forms():
+    # M/M/1: a call waits with probability rho, for rho / (mu - lambda) on average.
+    assert erlang_c(1, 0.8) == pytest.approx(0.8)
+    assert mmc_wait(1, 0.8) == pytest.approx(0.8 / (1 - 0.8))
+    # M/M/2: C = 2 rho^2 / (1 + rho), Wq = rho^2 / (mu (1 - rho^2)).
+    rho = 0.6
+    assert erlang_c(2, 2 * rho) == pytest.approx(2 * rho**2 / (1 + rho))
+    assert mmc_wait(2, rho) == pytest.approx(rho**2 / (1 - rho**2))
+    # Doubling the mean work doubles the wait.
+    assert mmc_wait(4, 0.7, mean_service=2.0) == pytest.approx(2 * mmc_wait(4, 0.7))
+
+
+def test_erlang_c_refuses_an_unstable_queue():
+    with pytest.raises(ValueError, match="offered load"):
+        erlang_c(4, 4.0)
+
+
+def test_batch_means_interval_covers_the_mean_of_independent_draws():
+    rng = np.random.default_rng(0)
+    covered = 0
+    for _ in range(200):
+        mean, half = fidelity.batch_means(rng.exponential(1.0, 2000), batches=10, level=0.95)
+        covered += abs(mean - 1.0) <= half
+    # A 95% interval covers about 190 of 200 (binomial sd about 3).
+    assert 178 <= covered <= 199
+
+
+# -- 1. M/M/c against Erlang C ------------------------------------------------------
+@pytest.mark.parametrize("rho", UTILISATIONS)
+@pytest.mark.parametrize("c", POOLS)
+def test_mmc_mean_wait_agrees_with_erlang_c(c, rho):
+    wait = mmc(c, rho)["wait"]
+    assert abs(wait.simulated - wait.predicted) <= wait.half_width, wait
+
+
+@pytest.mark.parametrize("rho", UTILISATIONS)
+@pytest.mark.parametrize("c", POOLS)
+def test_mmc_share_of_calls_that_wait_agrees_with_erlang_c(c, rho):
+    share = mmc(c, rho)["p_wait"]
+    assert abs(share.simulated - share.predicted) <= share.half_width, share
+
+
+def test_mmc_intervals_are_narrow_enough_to_tell_a_wrong_queue_apart():
+    # The agreement would mean little if the interval admitted anything. Where
+    # waiting is common (C >= 0.25), each interval rules out a queue that waits
+    # 2.25 times as long, and pins the share that waits to within 60%. (Where
+    # waiting is rare, as for 16 workers at rho = 0.5, a run this short sees too
+    # few waits for a narrow interval; the agreement tests still cover it.)
+    for c in POOLS:
+        for rho in UTILISATIONS:
+            if erlang_c(c, rho * c) < 0.25:
+                continue
+            measured = mmc(c, rho)
+            assert measured["wait"].half_width < 1.25 * mmc_wait(c, rho), (c, rho, measured)
+            assert measured["p_wait"].half_width < 0.6 * erlang_c(c, rho * c), (c, rho, measured)
+
+
+def test_more_workers_at_the_same_utilisation_wait_less():
+    # Pooling: the same utilisation spread over more workers queues far less.
+    waits = [mmc(c, 0.8)["wait"].simulated for c in POOLS]
+    assert waits[0] > 3 * waits[1] > 3 * 3 * waits[2]
+
+
+# -- 2. Little's law on the simulator's own metrics -----------------------------------
+@pytest.fixture(scope="module")
+def little_run():
+    return fidelity.little_world(rate=150.0).run(until=60.0)
+
+
+@pytest.mark.parametrize("service", ["A", "B"])
+def test_littles_law_holds_on_samples_and_records(little_run, service):
+    law = fidelity.little_agreement(little_run, service)
+    assert law.predicted > 1.0  # a real queue, not an idle service
+    assert abs(law.simulated - law.predicted) <= law.half_width, law
+
+
+def test_littles_law_interval_is_tight(little_run):
+    # The samples and the records are two bookkeepings of one run: they agree to
+    # within a few percent, and the interval says so.
+    law = fidelity.little_agreement(little_run, "A")
+    assert law.half_width < 0.05 * law.predicted, law
+
+
+# -- 3. Lesson 1: N workers held W seconds each serve at most N / W per second ----------
+@pytest.mark.parametrize("workers, extra", [(50, 0.48), (20, 0.18), (10, 0.98)])
+def test_a_pool_saturates_at_workers_over_worker_seconds(workers, extra):
+    law = fidelity.saturation_agreement(workers, extra)
+    assert abs(law.simulated - law.predicted) <= law.half_width, law
+
+
+def test_below_the_limit_the_pool_serves_everything_offered():
+    # Offered 60% of N / W, the pool keeps up: throughput is the offered rate
+    # (Poisson count over 20 s at 60/s: sd about 1.7/s; allow 4 sd).
+    law = fidelity.saturation_agreement(50, 0.48, rate=60.0)
+    assert abs(law.simulated - 60.0) <= 4 * (60.0 / 20.0) ** 0.5
+    assert law.simulated < 0.7 * law.predicted
