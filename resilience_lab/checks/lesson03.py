@@ -1,0 +1,258 @@
+"""Graded checks of exercise 3: your circuit breaker against the reference.
+
+The first two checks are *differential*: your breaker class and the reference
+(:class:`~resilience_lab.patterns.circuit_breaker.CircuitBreaker` in rate mode,
+same settings) are driven by the same traces and must agree at every step. A
+trace is a list of steps at increasing (or equal) times:
+
+- ``call``: a call arrives; both breakers are asked ``allow(now)``. An allowed
+  call stays in flight until an outcome step.
+- ``ok`` / ``fail``: the oldest call in flight ends; ``record(now, ok)``.
+
+After every step the two must report the same ``state`` (and, for ``call``,
+the same answer). The traces are a fixed list of edge cases (exactly at the
+threshold, below the minimum number of calls, a probe that fails, concurrent
+probes, the window sliding past old failures, the end of the open period to
+the instant) followed by hundreds of traces from a seeded generator that
+aims some of its times at exactly those boundaries. On a mismatch you see the
+shortest failing trace up to the first step where the two disagree.
+
+``l3-trip`` compares only up to the reference's first trip (the closed state
+and the rate window); ``l3-recover`` compares whole traces (open, half-open,
+probes, closing). ``l3-world`` runs your breaker in the lesson's world.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+
+from ..lessons import circuit_breaker as lesson
+from ..patterns.circuit_breaker import OPEN, CircuitBreaker
+from ..world.breaker_policy import state_name
+from . import CheckFailed, graded
+
+#: Settings the traces are run with (rates that are exact binary fractions,
+#: so ``failures / calls >= rate`` and ``failures >= rate * calls`` agree).
+CONFIGS = [
+    dict(failure_rate=0.5, window=10.0, minimum_calls=4, open_for=5.0, probes=1),
+    dict(failure_rate=0.25, window=3.0, minimum_calls=6, open_for=2.0, probes=2),
+    dict(failure_rate=0.75, window=5.0, minimum_calls=3, open_for=1.0, probes=3),
+]
+GENERATED = 300
+
+
+def _edge_cases():
+    """(name, config index, steps) written by hand; config 0 unless stated.
+
+    Every time is a multiple of 1/8 s, so sums and differences of times are
+    exact in floating point and ``now - t < window`` means the same as
+    ``t + window > now``; the generated traces keep to multiples of 1/32 s.
+    """
+    call_ok = lambda t: [(t, "call"), (t, "ok")]  # noqa: E731
+    call_fail = lambda t: [(t, "call"), (t, "fail")]  # noqa: E731
+    trip = call_fail(0.0) + call_fail(0.125) + call_fail(0.25) + call_fail(0.375)  # opens at 0.375
+    return [
+        ("exactly at the threshold (2 failures of 4 calls, 50%)", 0,
+         call_ok(0.0) + call_fail(1.0) + call_ok(2.0) + call_fail(3.0) + [(3.5, "call")]),
+        ("below the minimum number of calls (3 failures, minimum 4)", 0,
+         call_fail(0.0) + call_fail(0.5) + call_fail(1.0) + [(1.5, "call")] + call_fail(2.0) + [(2.5, "call")]),
+        ("just below the threshold (1 failure of 4 calls, then 2 of 5)", 0,
+         call_ok(0.0) + call_ok(1.0) + call_fail(2.0) + call_ok(3.0) + call_fail(4.0) + call_ok(4.5)),
+        ("the window sliding past old failures (an outcome counts while now - t < 10)", 0,
+         call_fail(0.0) + call_ok(1.0) + call_ok(2.0) + call_fail(10.0) + call_fail(10.5) + [(10.625, "call")]),
+        ("single successes between failures (60% failures, never 3 in a row)", 1,
+         sum((call_ok(i / 8) if i % 5 in (1, 3) else call_fail(i / 8) for i in range(10)), [])),
+        ("a call at the very end of the open period (opened at 0.375, open 5 s)", 0,
+         trip + [(5.25, "call"), (5.375, "call"), (5.5, "ok")]),
+        ("a probe that fails reopens the breaker, with a new open period", 0,
+         trip + [(5.375, "call"), (5.5, "fail"), (5.625, "call"), (10.375, "call"), (10.5, "call"),
+                 (10.625, "ok"), (10.75, "call")]),
+        ("concurrent probes: only `probes` of them get through", 0,
+         trip + [(6.0, "call"), (6.0, "call"), (6.125, "call"), (6.25, "ok"), (6.375, "call")]),
+        ("two probes must both succeed to close", 1,
+         sum((call_fail(i / 8) for i in range(6)), []) + [(3.0, "call"), (3.0, "call"), (3.0, "call"),
+                                                          (3.125, "ok"), (3.25, "call"), (3.375, "ok"),
+                                                          (3.5, "call")]),
+        ("after closing, the window starts empty", 0,
+         trip + [(5.375, "call"), (5.5, "ok")] + call_fail(5.625) + call_fail(5.75) + call_ok(5.875)
+         + call_fail(6.0)),
+        ("a late outcome while open is ignored", 0,
+         call_ok(0.0) + [(0.125, "call")] + call_fail(0.25) + call_fail(0.375) + call_fail(0.5)
+         + [(0.625, "fail"), (0.75, "call")]),
+    ]
+
+
+def _generate(rng: random.Random, config: dict):
+    """One trace, built while running the reference so that outcomes only end calls
+    in flight and some times fall exactly on the window's or the open period's edge."""
+    ref = CircuitBreaker(**config)
+    failure_share = rng.choice([0.1, 0.3, 0.5, 0.5, 0.7, 0.9])
+    concurrency = rng.choice([1, 1, 2, 4])
+    steps, now, in_flight = [], 0.0, 0
+    for _ in range(rng.randint(4, 60)):
+        pick = rng.random()
+        edges = []
+        if ref.state == OPEN:
+            edges.append(ref.opened_at + ref.open_for)
+        if ref._outcomes:
+            edges.append(ref._outcomes[0][0] + ref.window)
+        edges = [e for e in edges if e >= now]
+        if edges and pick < 0.25:
+            now = rng.choice(edges)
+        elif pick < 0.35:
+            pass  # same instant
+        elif pick < 0.9:
+            now += rng.choice([1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2])
+        else:
+            now += rng.randint(32, int(48 * max(config["window"], config["open_for"]))) / 32
+        if in_flight and (in_flight >= concurrency or rng.random() < 0.5):
+            ok = rng.random() >= failure_share
+            steps.append((now, "ok" if ok else "fail"))
+            ref.record(now, ok)
+            in_flight -= 1
+        else:
+            steps.append((now, "call"))
+            in_flight += ref.allow(now)
+    return steps
+
+
+@functools.lru_cache(maxsize=1)
+def traces():
+    """Every trace the differential checks use: ``[(name, config, steps), ...]``."""
+    out = [(name, CONFIGS[i], steps) for name, i, steps in _edge_cases()]
+    rng = random.Random(2026)
+    for number in range(GENERATED):
+        config = CONFIGS[number % len(CONFIGS)]
+        out.append((f"generated trace #{number + 1}", config, _generate(rng, config)))
+    return out
+
+
+def _state(breaker):
+    return state_name(breaker.state)
+
+
+def _replay(student_class, config, steps, *, until_first_trip):
+    """Run one trace through both; return None if they agree, else (rows, index of the mismatch)."""
+    ref = CircuitBreaker(**config)
+    rows = []
+
+    def fail(row, problem):
+        rows.append((*row, problem))
+        return rows, len(rows) - 1
+
+    try:
+        mine = student_class(**config)
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        return fail((0, "-", f"{type(error).__name__}: {error}", ""), "your constructor raised")
+    in_flight = 0
+    for now, event in steps:
+        expected_answer = your_answer = ""
+        try:
+            if event == "call":
+                allowed = ref.allow(now)
+                got = mine.allow(now)
+                in_flight += allowed
+                expected_answer = "allowed" if allowed else "refused"
+                your_answer = "allowed" if got else "refused"
+            else:
+                if in_flight == 0:
+                    continue
+                in_flight -= 1
+                ref.record(now, event == "ok")
+                mine.record(now, event == "ok")
+            expected, yours = _state(ref), _state(mine)
+        except NotImplementedError:
+            raise
+        except Exception as error:
+            return fail((now, event, f"{expected_answer} {_state(ref)}".strip(), f"raised {type(error).__name__}: {error}"), "")
+        row = (now, event, f"{expected_answer} {expected}".strip(), f"{your_answer} {yours}".strip())
+        if expected != yours or expected_answer != your_answer:
+            return fail(row, "")
+        rows.append((*row, None))
+        if until_first_trip and expected == OPEN:
+            return None
+    return None
+
+
+def _table(rows, bad):
+    lines = ["      time  event  reference          yours", "  --------  -----  -----------------  -----------------"]
+    for i, (now, event, expected, yours, _) in enumerate(rows):
+        mark = "   <-- first difference" if i == bad else ""
+        time = f"{now:>8.6g}" if isinstance(now, (int, float)) else f"{now:>8}"
+        lines.append(f"  {time}  {event:<5}  {expected:<17}  {yours:<17}{mark}")
+    return "\n".join(lines)
+
+
+def _differential(student_class, *, until_first_trip):
+    if not isinstance(student_class, type):
+        raise CheckFailed(f"pass your breaker class itself (e.g. Breaker), got {student_class!r}")
+    failures = []
+    for name, config, steps in traces():
+        found = _replay(student_class, config, steps, until_first_trip=until_first_trip)
+        if found is not None:
+            failures.append((len(found[0]), name, config, found))
+    if not failures:
+        return len(traces())
+    failures.sort(key=lambda f: f[0])
+    _, name, config, (rows, bad) = failures[0]
+    settings = ", ".join(f"{k}={v:g}" for k, v in config.items())
+    raise CheckFailed(
+        f"your breaker disagrees with the reference on {len(failures)} of {len(traces())} traces.\n"
+        f"Shortest: {name}, with {settings}\n{_table(rows, bad)}"
+    )
+
+
+@graded("l3-trip", points=3,
+        hint="While closed, keep (time, failed) for the calls of the last `window` seconds (an outcome "
+             "counts while now - t < window) and trip when there are at least minimum_calls of them and "
+             "failures / calls >= failure_rate. A success must not reset anything.")
+def check_trip(breaker_class):
+    _differential(breaker_class, until_first_trip=True)
+
+
+@graded("l3-recover", points=3,
+        hint="Open refuses calls until now >= opened_at + open_for; the first call then moves it to "
+             "half_open. Half-open admits at most `probes` calls; a failed probe reopens at once (a new "
+             "open period from that moment), `probes` successes close it with an empty window; "
+             "outcomes recorded while open are ignored.")
+def check_recover(breaker_class):
+    _differential(breaker_class, until_first_trip=False)
+
+
+# -- in the world ------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4)
+def _reference_world_run():
+    return lesson.outage_world(lesson.lesson_breaker()).run(lesson.UNTIL)
+
+
+@graded("l3-world", points=4,
+        hint="In the world your breaker must trip within a couple of seconds of B going down, refuse "
+             "calls while open (A then answers in about 1 ms with free workers), and let a probe "
+             "through after open_for so that it closes soon after B heals.")
+def check_world(breaker_class):
+    breaker = breaker_class(**lesson.LESSON_BREAKER)
+    result = lesson.outage_world(breaker).run(lesson.UNTIL)
+    start, end = lesson.OUTAGE
+    settle = start + 2.5  # the reference trips about 1.3 s in; A's last hung calls end 0.5 s later
+    busy = lesson.peak_busy(result, "A", settle, end)
+    if busy > 0.5:
+        raise CheckFailed(f"from t = {settle:g} s to {end:g} s, while B is down, up to {busy:.0%} of A's "
+                          "workers were busy (the reference keeps it under 5%): A still sends calls to B")
+    p99 = lesson.p99(result, "A", settle, end)
+    if not p99 < 0.1:
+        raise CheckFailed(f"A's p99 latency while B is down was {p99 * 1000:.0f} ms; "
+                          "a breaker that is open answers in about 1 ms")
+    deadline = end + LESSON_OPEN + lesson.TIMEOUT + 0.75
+    healed = lesson.recovered_at(result, end)
+    if healed > deadline:
+        reference = lesson.recovered_at(_reference_world_run(), end)
+        raise CheckFailed(f"B healed at t = {end:g} s but A answered ok again only from t = {healed:g} s "
+                          f"(the reference: {reference:g} s; allowed: up to {deadline:g} s, the open "
+                          "period plus a probe)")
+
+
+LESSON_OPEN = lesson.LESSON_BREAKER["open_for"]

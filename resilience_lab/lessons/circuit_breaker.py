@@ -1,0 +1,235 @@
+"""Lesson 3: the circuit breaker.
+
+The world: the load calls A (50 workers) at 150 per second, A calls B (about
+20 ms), and A gives up on B after 500 ms (the source lesson's timeout). B goes
+down from t = 10 s to t = 20 s and hangs: no answer, ever. Without a breaker,
+each of A's calls holds a worker for the full 500 ms: 150 x 0.5 = 75 workers
+wanted, 50 available, so A's pool fills and its queue grows. With a breaker, A
+stops sending after a second or so and fails at once.
+
+The lesson's breaker, :data:`LESSON_BREAKER`: 50% failures over a 2 s window
+with at least 20 calls, open 3 s, 1 probe. Against a total outage, a rate
+window trips when the failures fill half of it: after ``window / 2`` seconds
+of failures (here 1 s; with the usual 10 s, 5 s).
+
+:class:`NaiveBreaker` is the source lesson's breaker, faithfully: it counts
+failures in a row (one success resets the count) and, once the open period is
+over, lets *every* caller through until one of them fails.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..outcomes import Outcome
+from ..patterns.circuit_breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from ..patterns.timeout import Timeout
+from ..world import LogNormal, World
+from ..world.breaker_policy import BreakerPolicy, breaker_states
+
+B_LATENCY = LogNormal(median=0.020, sigma=0.25)
+TIMEOUT = 0.5
+OUTAGE = (10.0, 20.0)
+UNTIL = 30.0
+#: The lesson's breaker settings (a 2 s window so that it trips in about 1 s).
+LESSON_BREAKER = dict(failure_rate=0.5, window=2.0, minimum_calls=20, open_for=3.0, probes=1)
+
+
+def lesson_breaker(**changes) -> CircuitBreaker:
+    """The reference breaker with the lesson's settings (see :data:`LESSON_BREAKER`)."""
+    return CircuitBreaker(**{**LESSON_BREAKER, **changes})
+
+
+def outage_world(breaker=None, *, mode="hang", outage=OUTAGE, rate=150.0, a_workers=50,
+                 error_rate=None, seed=3, sample_every=0.1) -> World:
+    """load -> A -> B; B down (``mode``) during ``outage``, or failing ``error_rate`` of calls.
+
+    ``breaker``: a breaker core (or anything with ``allow``/``record``/``state``),
+    put outside A's 500 ms timeout; ``None`` for the timeout alone.
+    """
+    world = World(seed=seed, sample_every=sample_every)
+    world.service("B", workers=200, latency=B_LATENCY)
+    world.service("A", workers=a_workers, latency=0.001, calls=["B"])
+    world.load("A", rate=rate)
+    if outage:
+        if error_rate is None:
+            world.inject_outage("B", mode=mode, start=outage[0], end=outage[1])
+        else:
+            world.inject_errors("B", error_rate, start=outage[0], end=outage[1])
+    policies = [] if breaker is None else [BreakerPolicy(breaker)]
+    world.protect("A", "B", *policies, Timeout(TIMEOUT))
+    return world
+
+
+class NaiveBreaker:
+    """The source lesson's breaker, translated from its Go code to ``allow``/``record``.
+
+    Flaws kept on purpose: ``failures`` counts failures in a row, because a
+    success sets it to 0; and when the open period is over, ``allow`` flips the
+    state to half-open and lets every caller through, not one.
+    """
+
+    def __init__(self, threshold=5, open_for=3.0):
+        self.threshold = threshold
+        self.open_for = open_for
+        self.state = CLOSED
+        self.failures = 0
+        self.last_failure = -math.inf
+
+    def allow(self, now):
+        if self.state == OPEN:
+            if now - self.last_failure > self.open_for:
+                self.state = HALF_OPEN
+            else:
+                return False
+        return True
+
+    def record(self, now, ok):
+        if not ok:
+            self.failures += 1
+            self.last_failure = now
+            if self.failures >= self.threshold or self.state == HALF_OPEN:
+                self.state = OPEN
+        else:
+            self.failures = 0
+            self.state = CLOSED
+
+
+# -- measurements ---------------------------------------------------------------------
+def sent_during(result, since, until, route="A->B"):
+    """Calls A actually sent to B (not short-circuited) that started in ``[since, until)``."""
+    caller, target = route.split("->")
+    mask = result.calls_to(target, caller) & (result.outcome != Outcome.SHORT_CIRCUITED)
+    return int(((result.start >= since) & (result.start < until) & mask).sum())
+
+
+def peak_busy(result, service, since, until):
+    """The largest share (0 to 1) of ``service``'s workers busy during ``[since, until)``."""
+    times, busy, _, capacity = result.pool(service)
+    inside = (times >= since) & (times < until)
+    return float((busy[inside] / capacity[inside]).max()) if inside.any() else 0.0
+
+
+def p99(result, service, since, until):
+    """The p99 latency (s) of the calls to ``service`` that started in ``[since, until)``."""
+    import numpy as np
+
+    mask = result.calls_to(service) & (result.start >= since) & (result.start < until)
+    return float(np.percentile(result.latency[mask], 99)) if mask.any() else math.nan
+
+
+def recovered_at(result, since, service="A", bucket=0.25, share=0.95):
+    """The first time after ``since`` from which ``service`` answers ``ok`` at least
+    ``share`` of its calls in every bucket (``inf`` if it never does)."""
+    import numpy as np
+
+    s = result.summary(service, bucket)
+    good = (s.throughput > 0) & (s.goodput >= share * s.throughput)
+    after = s.time >= since
+    for i in np.nonzero(after)[0]:
+        if good[i:].all():
+            return float(s.time[i])
+    return math.inf
+
+
+def streak_calls(error_rate, threshold):
+    """Expected calls until ``threshold`` failures in a row at ``error_rate``:
+    ``(1 - p**n) / ((1 - p) * p**n)``."""
+    p, n = error_rate, threshold
+    return (1 - p**n) / ((1 - p) * p**n)
+
+
+def transitions(result, route="A->B"):
+    """The breaker's ``[(time, state)]`` in a run, rounded for reading."""
+    return [(round(t, 2), s) for t, s in breaker_states(result, route)]
+
+
+# -- figures and the panel ----------------------------------------------------------------
+def compare(*, mode="hang", error_rate=None, breakers=None, title=None):
+    """Run the outage world once per breaker (label -> breaker or None) and plot them together."""
+    from ..plots_breaker import plot_breaker_runs
+
+    breakers = breakers or {"timeout only": None, "breaker": lesson_breaker()}
+    results = {label: outage_world(b, mode=mode, error_rate=error_rate).run(UNTIL) for label, b in breakers.items()}
+    return results, plot_breaker_runs(results, title=title)
+
+
+class BreakerPanel:
+    """Take B down (refusing or hanging), tune the breaker, and watch A with and without it.
+
+    Each change re-runs both worlds on a background thread (the latest setting wins,
+    as in :class:`~resilience_lab.panel.FaultPanel`) and redraws one
+    :class:`~resilience_lab.plots_breaker.BreakerFigure`.
+    """
+
+    LABELS = ("timeout only", "with the breaker")
+
+    def __init__(self):
+        import ipywidgets as widgets
+
+        from ..panel import LatestWins
+        from ..plots_breaker import BreakerFigure
+
+        style = {"description_width": "initial"}
+        self.controls = {
+            "mode": widgets.ToggleButtons(options=[("B hangs", "hang"), ("B refuses", "fail")], value="hang"),
+            "outage": widgets.FloatSlider(value=10.0, min=2.0, max=18.0, step=1.0, description="outage (s)",
+                                          continuous_update=False, style=style),
+            "failure_rate": widgets.FloatSlider(value=0.5, min=0.1, max=1.0, step=0.05,
+                                                description="trip at failure rate", continuous_update=False,
+                                                style=style),
+            "open_for": widgets.FloatSlider(value=3.0, min=0.5, max=10.0, step=0.5, description="open for (s)",
+                                            continuous_update=False, style=style),
+        }
+        self.figure = BreakerFigure(self.LABELS, title="B is down in the shaded window")
+        self.image = widgets.Image(format="png")
+        self.status = widgets.HTML()
+        self.results = None
+        self.runner = LatestWins(self._render)
+        for control in self.controls.values():
+            control.observe(lambda change: self._changed(), names="value")
+        self.widget = widgets.VBox([
+            widgets.HBox([self.controls["mode"], self.controls["outage"]]),
+            widgets.HBox([self.controls["failure_rate"], self.controls["open_for"]]),
+            self.status, self.image,
+        ])
+        self._render(self.settings())
+
+    def settings(self) -> dict:
+        return {name: control.value for name, control in self.controls.items()}
+
+    def _changed(self):
+        self.status.value = "<i>simulating…</i>"
+        self.runner.submit(self.settings())
+
+    def _render(self, settings):
+        outage = (OUTAGE[0], OUTAGE[0] + settings["outage"])
+        breaker = lesson_breaker(failure_rate=settings["failure_rate"], open_for=settings["open_for"])
+        self.results = {
+            label: outage_world(b, mode=settings["mode"], outage=outage).run(UNTIL)
+            for label, b in zip(self.LABELS, (None, breaker))
+        }
+        self.figure.update(self.results)
+        self.image.value = self.figure.png()
+        healed = recovered_at(self.results[self.LABELS[1]], outage[1])
+        self.status.value = (f"with the breaker, A answered ok again {healed - outage[1]:.2f} s after B healed; "
+                             f"A sent {sent_during(self.results[self.LABELS[0]], *outage)} calls into the outage "
+                             f"without it, {sent_during(self.results[self.LABELS[1]], *outage)} with it")
+
+    def set(self, **values):
+        """Set controls by name (``panel.set(mode="fail", open_for=5)``) and wait for the redraw."""
+        for name, value in values.items():
+            if name not in self.controls:
+                raise ValueError(f"no control {name!r}; controls: {', '.join(self.controls)}")
+            self.controls[name].value = value
+        self.runner.wait()
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def panel() -> BreakerPanel:
+    """The lesson's panel (see :class:`BreakerPanel`)."""
+    return BreakerPanel()
