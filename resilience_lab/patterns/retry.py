@@ -212,8 +212,9 @@ class Retry:
         m = self.max_attempts
         if isinstance(m, bool) or not isinstance(m, int) or m < 1:
             raise ValueError(f"Retry: max_attempts must be a whole number >= 1, got {m!r}")
-        if not isinstance(self.backoff, Backoff):
-            raise ValueError(f"Retry: backoff must be a Backoff such as Backoff('full', 0.1, 20), got {self.backoff!r}")
+        if not callable(getattr(self.backoff, "delay", None)):
+            raise ValueError("Retry: backoff must have a delay(retry, rng, previous) method, such as "
+                             f"Backoff('full', 0.1, 20); got {self.backoff!r}")
         self.retry_on = frozenset(self.retry_on)
 
     def started(self, now: float) -> None:
