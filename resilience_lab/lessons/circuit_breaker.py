@@ -103,6 +103,18 @@ def sent_during(result, since, until, route="A->B"):
     return int(((result.start >= since) & (result.start < until) & mask).sum())
 
 
+def sent_while_tripped(result, route="A->B", outage=OUTAGE):
+    """Calls sent to the dependency after the breaker first opened, until the outage ended:
+    the probes (and, for a naive breaker, the herd behind them)."""
+    opened = [t for t, state in breaker_states(result, route) if state == OPEN and t < outage[1]]
+    return sent_during(result, opened[0], outage[1], route) if opened else sent_during(result, *outage, route)
+
+
+def half_open_episodes(result, route="A->B", outage=OUTAGE):
+    """How many times the breaker went half-open during the outage."""
+    return sum(1 for t, state in breaker_states(result, route) if state == HALF_OPEN and outage[0] <= t < outage[1])
+
+
 def peak_busy(result, service, since, until):
     """The largest share (0 to 1) of ``service``'s workers busy during ``[since, until)``."""
     times, busy, _, capacity = result.pool(service)
