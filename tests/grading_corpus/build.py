@@ -1,0 +1,175 @@
+"""Writes the grading corpus: submissions of exercise 1 made for the grader's tests.
+
+Run from the repository root: ``.venv/bin/python tests/grading_corpus/build.py``.
+Each submission starts from the released exercise and replaces cells by id, the
+way a student edits the notebook. tests/test_grading.py states, for each file,
+the status and points the grader must give.
+"""
+
+import copy
+import json
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+EXERCISE = HERE.parent.parent / "exercises" / "01-cascading-failures.ipynb"
+
+# Correct, but not the solution's code.
+RIGHT = {
+    "cell-04": '''def max_throughput(workers, latency):
+    # each worker completes 1/latency calls per second
+    per_worker = 1.0 / latency
+    return workers * per_worker''',
+    "cell-07": '''def time_to_fill(workers, arrival_rate, latency):
+    in_flight = arrival_rate * latency   # Little's law: L = lambda * W
+    if in_flight < workers:
+        return math.inf
+    return workers / arrival_rate''',
+    "cell-10": '''def backlog(workers, arrival_rate, latency, duration):
+    served = max_throughput(workers, latency)
+    excess = arrival_rate - served
+    return max(excess, 0.0) * duration''',
+    "cell-13": '''def breaking_latency(workers, arrival_rate):
+    from fractions import Fraction
+    return float(Fraction(workers) / Fraction(arrival_rate))''',
+}
+WRONG = {
+    "cell-04": "def max_throughput(workers, latency):\n    return workers * latency",
+    "cell-07": "def time_to_fill(workers, arrival_rate, latency):\n    return workers / latency",
+    "cell-10": "def backlog(workers, arrival_rate, latency, duration):\n    return (arrival_rate - workers / latency) * duration",
+    "cell-13": "def breaking_latency(workers, arrival_rate):\n    return 0.0",
+}
+PASS_LINE = 'print("PASS  {id}  {points}/{points} points")'
+
+
+def base():
+    return nbformat.read(EXERCISE, as_version=4)
+
+
+def cell(notebook, cell_id):
+    return next(c for c in notebook.cells if c.get("id") == cell_id)
+
+
+def with_code(code, notebook=None):
+    notebook = notebook or base()
+    for cell_id, source in code.items():
+        cell(notebook, cell_id).source = source
+    return notebook
+
+
+def insert_after(notebook, cell_id, source, new_id):
+    index = [c.get("id") for c in notebook.cells].index(cell_id)
+    new = nbformat.v4.new_code_cell(source)
+    new.id = new_id
+    notebook.cells.insert(index + 1, new)
+    return notebook
+
+
+def tamper(prelude, code=WRONG):
+    """Wrong answers, plus ``prelude`` run right after the exercise's import cell."""
+    return insert_after(with_code(code), "cell-02", prelude, "tamper")
+
+
+def build():
+    out = {}
+    out["correct-different.ipynb"] = insert_after(with_code(RIGHT), "cell-01",
+                                                  "# my notes: N workers, W seconds each\nimport math", "notes")
+    out["my homework FINAL (2).ipynb"] = with_code(RIGHT)  # renamed: identified by metadata, not name
+    out["partly-wrong.ipynb"] = with_code({**RIGHT, "cell-07": WRONG["cell-07"], "cell-10": WRONG["cell-10"]})
+    out["alice/exercise1.ipynb"] = with_code({"cell-04": RIGHT["cell-04"]})
+    out["alice/scratch.ipynb"] = with_code({})  # a folder can hold several notebooks
+
+    stripped = with_code(RIGHT)
+    del stripped.metadata["resilience_lab"]
+    out["stripped-metadata.ipynb"] = stripped
+
+    # Check cells edited, deleted and duplicated; the student's own cells are kept.
+    edited = with_code({**RIGHT, "cell-07": WRONG["cell-07"]})
+    cell(edited, "cell-08").source = PASS_LINE.format(id="l1-fill-time", points=2)
+    edited.cells = [c for c in edited.cells if c.get("id") != "cell-11"]
+    duplicate = copy.deepcopy(cell(edited, "cell-05"))
+    duplicate.id = "copy-of-cell-05"
+    edited.cells.insert(5, duplicate)
+    out["edited-checks.ipynb"] = edited
+
+    # Runaway notebooks: the first function is right, then the notebook misbehaves.
+    first = {"cell-04": RIGHT["cell-04"]}
+    out["infinite-loop.ipynb"] = with_code({**first, "cell-07": "while True:\n    pass"})
+    out["sys-exit.ipynb"] = with_code({**first, "cell-07": "import sys\nsys.exit()"})
+    out["os-exit.ipynb"] = with_code({**first, "cell-07": "import os\nos._exit(3)"})
+    out["kernel-crash.ipynb"] = with_code({**first, "cell-07": "import ctypes\nctypes.string_at(0)"})
+    out["memory-bomb.ipynb"] = with_code(
+        {**first, "cell-07": "hoard = []\nwhile True:\n    hoard.append(bytearray(64 * 1024 * 1024))"})
+    out["output-flood.ipynb"] = with_code({**first, "cell-07": 'while True:\n    print("spam " * 2000)'})
+
+    # Tampering with grading at run time, with wrong answers. Run bare, each of these prints PASS.
+    out["tamper-replace-checks.ipynb"] = tamper(
+        "for name, check_id, points in [('check_max_throughput', 'l1-max-throughput', 2),\n"
+        "                               ('check_fill_time', 'l1-fill-time', 2),\n"
+        "                               ('check_backlog', 'l1-backlog', 3),\n"
+        "                               ('check_breaking_latency', 'l1-breaking-latency', 3)]:\n"
+        "    setattr(checks, name, lambda f, c=check_id, p=points: print(f'PASS  {c}  {p}/{p} points'))")
+    out["tamper-assertion.ipynb"] = tamper(
+        "import builtins\n"
+        "import resilience_lab.checks as core\n"
+        "class AssertionError(Exception):\n"
+        "    pass\n"
+        "builtins.AssertionError = AssertionError\n"
+        "core.expect_close.__code__ = (lambda *args, **kwargs: None).__code__\n"
+        "math.isclose = lambda *args, **kwargs: True\n"
+        "builtins.abs = lambda x: 0\n")
+    out["tamper-module.ipynb"] = tamper(
+        "import itertools, types\n"
+        "queues = itertools.cycle([0.0, 100.0])\n"
+        "checks.expect_close = lambda *args, **kwargs: None\n"
+        "checks.abs = lambda x: 0\n"
+        "checks.math = types.SimpleNamespace(isclose=lambda *a, **k: True, inf=math.inf)\n"
+        "real = checks.lesson\n"
+        "checks.lesson = types.SimpleNamespace(\n"
+        "    measured_throughput=lambda *a: max_throughput(50, 0.5), measured_fill_time=lambda *a: 0.0,\n"
+        "    measured_queue=lambda *a: next(queues), saturation_world=real.saturation_world,\n"
+        "    mean_b_latency=real.mean_b_latency, SLOWDOWN=real.SLOWDOWN)")
+    out["tamper-sys-modules.ipynb"] = tamper(
+        "import sys, types\n"
+        "import resilience_lab.checks\n"
+        "fake = types.ModuleType('resilience_lab.checks.lesson01')\n"
+        "for name in ['check_max_throughput', 'check_fill_time', 'check_backlog', 'check_breaking_latency']:\n"
+        "    setattr(fake, name, lambda f, n=name: print(f'PASS  {n}'))\n"
+        "sys.modules['resilience_lab.checks.lesson01'] = fake\n"
+        "resilience_lab.checks.lesson01 = fake\n"
+        "checks = fake")
+    out["tamper-package-files.ipynb"] = tamper(
+        "import importlib, pathlib\n"
+        "import resilience_lab.checks\n"
+        "source = pathlib.Path(checks.__file__)\n"
+        "text = source.read_text()\n"
+        "text = text.replace('def check_max_throughput(max_throughput):', "
+        "'def check_max_throughput(max_throughput):\\n    return')\n"
+        "for name in ['fill_time(time_to_fill)', 'backlog(backlog)', 'breaking_latency(breaking_latency)']:\n"
+        "    text = text.replace(f'def check_{name}:', f'def check_{name}:\\n    return')\n"
+        "source.write_text(text)\n"
+        "resilience_lab.checks.REGISTRY.clear()\n"
+        "checks = importlib.reload(checks)")
+
+    unknown = with_code(RIGHT)
+    unknown.metadata["resilience_lab"]["exercise"] = "99-no-such-exercise"
+    out["unknown-exercise.ipynb"] = unknown
+
+    for name, notebook in out.items():
+        path = HERE / "submissions" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")
+    raw = {
+        "empty.ipynb": b"",
+        "invalid-json.ipynb": (HERE / "submissions" / "correct-different.ipynb").read_bytes()[:700],
+        "not-a-notebook.ipynb": json.dumps({"name": "bob", "answers": [1, 2, 3]}).encode(),
+        "essay.txt": b"I believe the pool fills in N / lambda seconds.\n",
+        "binary.ipynb": bytes(range(256)) * 4,
+    }
+    for name, data in raw.items():
+        (HERE / "submissions" / name).write_bytes(data)
+
+
+if __name__ == "__main__":
+    build()

@@ -1,0 +1,314 @@
+"""The auto-grader (issue 5) on a corpus of submissions made for the purpose.
+
+One grading run over the whole corpus (tests/grading_corpus/submissions, built by
+tests/grading_corpus/build.py) is shared by the tests below; each states the
+status and points one kind of submission must get.
+"""
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from resilience_lab import cli
+from resilience_lab.grading import Limits, Release, grade
+from resilience_lab.grading.notebooks import InvalidSubmission, read_notebook, restore_checks
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "grading_corpus"
+SUBMISSIONS = CORPUS / "submissions"
+EXTRA = CORPUS / "extra_checks.py"
+RELEASE = ROOT / "exercises"
+CHECKS = ["l1-max-throughput", "l1-fill-time", "l1-backlog", "l1-breaking-latency"]
+HIDDEN = ["l1-hidden-one-worker", "l1-hidden-exact-fill"]
+# Small limits so the runaway notebooks end quickly; lesson 1's cells need well under a second.
+LIMITS = Limits(cell_timeout=6, notebook_timeout=60, memory=1024**3, output=200_000)
+
+FULL = [2, 2, 3, 3]
+FIRST_ONLY = [2, 0, 0, 0]
+NOTHING = [0, 0, 0, 0]
+# file -> (status, points of the four released checks, points of the two hidden checks)
+EXPECTED = {
+    "correct-different.ipynb": ("ok", FULL, [1, 2]),
+    "my homework FINAL (2).ipynb": ("ok", FULL, [1, 2]),
+    "stripped-metadata.ipynb": ("ok", FULL, [1, 2]),
+    "partly-wrong.ipynb": ("ok", [2, 0, 0, 3], [1, 0]),
+    "alice/exercise1.ipynb": ("ok", FIRST_ONLY, [1, 0]),
+    "alice/scratch.ipynb": ("ok", NOTHING, [0, 0]),
+    "edited-checks.ipynb": ("ok", [2, 0, 3, 3], [1, 0]),
+    "infinite-loop.ipynb": ("timeout", FIRST_ONLY, [0, 0]),
+    "sys-exit.ipynb": ("exited", FIRST_ONLY, [0, 0]),
+    "os-exit.ipynb": ("crashed", FIRST_ONLY, [0, 0]),
+    "kernel-crash.ipynb": ("crashed", FIRST_ONLY, [0, 0]),
+    "memory-bomb.ipynb": ("memory", FIRST_ONLY, [0, 0]),
+    "output-flood.ipynb": ("output", FIRST_ONLY, [0, 0]),
+    "tamper-replace-checks.ipynb": ("ok", NOTHING, [0, 0]),
+    "tamper-assertion.ipynb": ("ok", NOTHING, [0, 0]),
+    "tamper-module.ipynb": ("ok", NOTHING, [0, 0]),
+    "tamper-sys-modules.ipynb": ("ok", NOTHING, [0, 0]),
+    "tamper-package-files.ipynb": ("tampered", NOTHING, [0, 0]),
+}
+INVALID = {
+    "empty.ipynb": "empty file",
+    "invalid-json.ipynb": "invalid JSON",
+    "not-a-notebook.ipynb": "not a notebook",
+    "essay.txt": "invalid JSON",
+    "binary.ipynb": "not UTF-8",
+    "unknown-exercise.ipynb": "unknown exercise '99-no-such-exercise'",
+}
+TAMPERING = [name for name in EXPECTED if name.startswith("tamper-")]
+
+
+def digest(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+
+
+def arguments():
+    """Every corpus entry as a student would hand it in: alice is a folder, the rest files."""
+    return sorted(str(p) for p in SUBMISSIONS.iterdir())
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    out = tmp_path_factory.mktemp("grades")
+    corpus_before, package_before = digest(SUBMISSIONS), digest(ROOT / "resilience_lab" / "checks")
+    rows = grade(arguments(), out, release=RELEASE, workers=2, extra_checks=[EXTRA], limits=LIMITS)
+    return {"rows": rows, "out": out, "corpus_before": corpus_before, "package_before": package_before}
+
+
+def row_of(graded, name):
+    matches = [r for r in graded["rows"] if Path(r["file"]).relative_to(SUBMISSIONS).as_posix() == name]
+    assert len(matches) == 1, name
+    return matches[0]
+
+
+def test_every_submission_has_exactly_one_row_in_the_order_given(graded):
+    files = [Path(r["file"]).relative_to(SUBMISSIONS).as_posix() for r in graded["rows"]]
+    assert sorted(files) == sorted([*EXPECTED, *INVALID])
+    order = []
+    for argument in arguments():
+        path = Path(argument)
+        order += ([p.relative_to(SUBMISSIONS).as_posix() for p in sorted(path.rglob("*.ipynb"))]
+                  if path.is_dir() else [path.name])
+    assert files == order
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_status_and_points(graded, name):
+    status, points, hidden = EXPECTED[name]
+    row = row_of(graded, name)
+    got = [row["checks"][c]["points"] for c in CHECKS]
+    assert (row["status"], got, [row["checks"][c]["points"] for c in HIDDEN]) == (status, points, hidden), row
+    assert row["total"] == sum(points) + sum(hidden)
+    assert row["maximum"] == 13
+    assert (row["reason"] == "") == (status == "ok"), row["reason"]
+
+
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_bad_input_is_an_invalid_row_with_a_reason(graded, name):
+    row = row_of(graded, name)
+    assert row["status"] == "invalid" and INVALID[name] in row["reason"], row
+    assert row["total"] == row["maximum"] == 0
+
+
+def test_a_folder_is_one_student(graded):
+    assert {row_of(graded, n)["student"] for n in ["alice/exercise1.ipynb", "alice/scratch.ipynb"]} == {"alice"}
+    assert row_of(graded, "correct-different.ipynb")["student"] == "correct-different"
+
+
+def test_checks_not_reached_are_failed_with_the_reason(graded):
+    row = row_of(graded, "infinite-loop.ipynb")
+    assert "code cell 4 ran longer than its limit of 6 s" in row["reason"]
+    assert row["checks"]["l1-max-throughput"]["reached"] and not row["checks"]["l1-backlog"]["reached"]
+    assert row["checks"]["l1-backlog"]["message"].startswith("not reached (timeout")
+    assert "SIGSEGV" in row_of(graded, "kernel-crash.ipynb")["reason"]
+    assert "code 3" in row_of(graded, "os-exit.ipynb")["reason"]
+    assert "MemoryError" in row_of(graded, "memory-bomb.ipynb")["reason"]
+
+
+def test_restored_check_cells_are_reported(graded):
+    assert row_of(graded, "edited-checks.ipynb")["restored"] == [
+        "removed a duplicate of check l1-max-throughput",
+        "restored the edited check cell l1-fill-time",
+        "re-inserted the deleted check cell l1-backlog",
+    ]
+
+
+def test_nothing_on_disk_changes_but_the_grading_copy(graded):
+    assert digest(SUBMISSIONS) == graded["corpus_before"]
+    assert digest(ROOT / "resilience_lab" / "checks") == graded["package_before"]
+    assert row_of(graded, "tamper-package-files.ipynb")["reason"].endswith("resilience_lab/checks/lesson01.py")
+
+
+def test_csv_has_one_column_per_check_then_totals(graded):
+    with open(graded["out"] / "grades.csv", newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == ["student", "file", "exercise", *CHECKS, *HIDDEN, "total", "maximum", "status", "reason"]
+    assert len(table) == 1 + len(graded["rows"])
+    by_file = {Path(r[1]).relative_to(SUBMISSIONS).as_posix(): r for r in table[1:]}
+    assert by_file["partly-wrong.ipynb"][3:] == ["2", "0", "0", "3", "1", "0", "6", "13", "ok", ""]
+    assert by_file["empty.ipynb"][3:] == ["", "", "", "", "", "", "0", "0", "invalid", "empty file"]
+
+
+def test_json_matches_the_csv(graded):
+    data = json.loads((graded["out"] / "grades.json").read_text())
+    with open(graded["out"] / "grades.csv", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert len(data["rows"]) == len(table)
+    for entry, line in zip(data["rows"], table):
+        assert (entry["student"], entry["file"], str(entry["total"]), entry["status"]) == \
+               (line["student"], line["file"], line["total"], line["status"])
+        for check, result in entry["checks"].items():
+            assert str(result["points"]) == line[check]
+
+
+def test_one_feedback_page_per_submission_without_check_code(graded):
+    pages = sorted((graded["out"] / "feedback").glob("*.html"))
+    assert len(pages) == len(graded["rows"])
+    hidden_source = EXTRA.read_text()
+    for page in pages:
+        text = page.read_text()
+        assert "HIDDEN-CHECK-CODE" not in text and "student[\"max_throughput\"]" not in text
+        assert "def check_" not in text and "expect_close" not in text
+        assert hidden_source not in text
+    data = json.loads((graded["out"] / "grades.json").read_text())
+    page = next(r for r in data["rows"] if r["file"].endswith("partly-wrong.ipynb"))["feedback"]
+    text = (graded["out"] / page).read_text()
+    assert "6 / 13 points" in text
+    assert "time_to_fill(50, 150, 0.5) returned 100, expected 0.3333" in text
+    assert "hint: Once B is slow" in text
+    assert "l1-hidden-exact-fill <small>(instructor check)</small>" in text
+    assert "hint: Arrivals, not completions, fill the pool." in text
+
+
+def bare_run(path, package_copy):
+    """Run a notebook as the student sees it, importing a throwaway copy of the package."""
+    notebook = nbformat.read(path, as_version=4)
+    # Some of these notebooks edit the package's files: stop unless they import the throwaway copy.
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(
+        f"import os, resilience_lab\nif not resilience_lab.__file__.startswith({str(package_copy)!r}):\n"
+        f"    os._exit(1)"))
+    client = NotebookClient(notebook, timeout=60, allow_errors=True, kernel_name="python3",
+                            resources={"metadata": {"path": str(package_copy.parent)}})
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(package_copy.parent)
+    try:
+        client.execute()
+    finally:
+        os.environ.pop("PYTHONPATH") if old is None else os.environ.__setitem__("PYTHONPATH", old)
+    passed = []
+    for cell in notebook.cells:
+        check = cell.metadata.get("resilience_lab", {}).get("check")
+        if check:
+            text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            if "PASS" in text and not errors:
+                passed.append(check)
+    return passed
+
+
+@pytest.mark.parametrize("name", TAMPERING)
+def test_tampering_that_passes_bare_earns_nothing_from_the_grader(graded, name, tmp_path):
+    copy = tmp_path / "pkg" / "resilience_lab"
+    shutil.copytree(ROOT / "resilience_lab", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    lesson01 = ROOT / "resilience_lab" / "checks" / "lesson01.py"
+    before = lesson01.read_bytes()
+    passed = bare_run(SUBMISSIONS / name, copy)
+    assert lesson01.read_bytes() == before
+    assert "l1-max-throughput" in passed, f"{name} does not even fool the check cells when run bare"
+    assert row_of(graded, name)["total"] == 0
+
+
+# ---------------------------------------------------------------- restoring check cells (no kernel)
+
+
+def release():
+    return Release(RELEASE)
+
+
+def test_restore_keeps_student_cells_and_puts_back_the_released_checks():
+    exercise = release().exercises["01-cascading-failures"]
+    notebook = nbformat.read(SUBMISSIONS / "edited-checks.ipynb", as_version=4)
+    restored, _ = restore_checks(notebook, exercise)
+    checks = [c for c in restored.cells if "check" in c.metadata.get("resilience_lab", {})]
+    assert [c.metadata["resilience_lab"]["check"] for c in checks] == CHECKS
+    assert [c.source for c in checks] == [c.source for c in exercise.checks]
+    ids = [c.get("id") for c in restored.cells]
+    assert ids.index("cell-10") + 1 == ids.index("cell-11")  # re-inserted after the cell before it
+    assert "def time_to_fill(workers, arrival_rate, latency):\n    return workers / latency" in \
+        [c.source for c in restored.cells]
+    assert nbformat.read(SUBMISSIONS / "edited-checks.ipynb", as_version=4) == notebook  # not modified
+
+
+def test_a_claim_to_an_unknown_check_becomes_an_ordinary_cell():
+    exercise = release().exercises["01-cascading-failures"]
+    notebook = nbformat.read(RELEASE / "01-cascading-failures.ipynb", as_version=4)
+    notebook.cells[3].metadata["resilience_lab"] = {"check": "l1-free-points", "points": 100}
+    restored, changes = restore_checks(notebook, exercise)
+    assert changes == [] and "resilience_lab" not in restored.cells[3].metadata
+
+
+@pytest.mark.parametrize("data, reason", [(b"", "empty file"), (b"  \n", "empty file"), (b"[1, 2]", "not a notebook"),
+                                          (b'{"cells": 3}', "not a notebook"), (b"\xff\xfe", "not UTF-8"),
+                                          (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "source": 5}]}',
+                                           "not a readable notebook")])
+def test_unreadable_submissions_say_why(data, reason):
+    with pytest.raises(InvalidSubmission, match=reason):
+        read_notebook(data)
+
+
+def test_an_unknown_exercise_names_the_released_ones():
+    notebook = nbformat.read(SUBMISSIONS / "unknown-exercise.ipynb", as_version=4)
+    with pytest.raises(InvalidSubmission, match="released: 01-cascading-failures"):
+        release().identify(notebook)
+
+
+def test_extra_checks_must_name_a_released_exercise(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text('EXERCISE = "07-nope"\n')
+    with pytest.raises(ValueError, match="07-nope"):
+        grade([str(SUBMISSIONS / "empty.ipynb")], tmp_path / "out", release=RELEASE, extra_checks=[bad])
+
+
+# ---------------------------------------------------------------- the command, limits, Dask
+
+
+def test_a_student_grades_their_own_exercise_with_the_default_release(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "mine"
+    assert cli.main(["grade", "solutions/01-cascading-failures.ipynb", "--out", str(out), "--quiet"]) == 0
+    assert "10 / 10" in capsys.readouterr().out
+    assert (out / "grades.csv").exists() and (out / "grades.json").exists()
+
+
+def sleepy_notebook(path, cells):
+    notebook = nbformat.read(RELEASE / "01-cascading-failures.ipynb", as_version=4)
+    notebook.cells = [notebook.cells[1], *[nbformat.v4.new_code_cell(s) for s in cells], *notebook.cells[3:5]]
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_the_whole_notebook_has_a_time_limit_too(tmp_path):
+    path = sleepy_notebook(tmp_path / "slow.ipynb", ["import time\ntime.sleep(1.5)"] * 4)
+    limits = Limits(cell_timeout=3, notebook_timeout=4, memory=1024**3, output=10_000)
+    [row] = grade([str(path)], tmp_path / "out", release=RELEASE, workers=1, limits=limits)
+    assert row["status"] == "timeout" and "the notebook ran longer than its limit of 4 s" in row["reason"], row
+
+
+def test_dask_cluster_grades_the_same_as_local_workers(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    names = ["partly-wrong.ipynb", "empty.ipynb", "os-exit.ipynb", "correct-different.ipynb"]
+    paths = [str(SUBMISSIONS / n) for n in names]
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None,
+                                  silence_logs=40) as cluster:
+        rows = grade(paths, tmp_path / "dask", release=RELEASE, dask=cluster.scheduler_address, limits=LIMITS)
+    assert [(r["status"], r["total"]) for r in rows] == [("ok", 5), ("invalid", 0), ("crashed", 2), ("ok", 10)]
+    assert (tmp_path / "dask" / "grades.csv").exists()
