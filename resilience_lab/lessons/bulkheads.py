@@ -120,7 +120,7 @@ def littles_law_size(rate, latency) -> float:
 
 
 # -- figures --------------------------------------------------------------------
-def plot_compare(runs: dict, *, bucket=0.5):
+def plot_compare(runs: dict, *, bucket=1.0):
     """Side by side, one column per run (``{"title": result}``): p99 latency and
     failed calls per second of payment and profile, the fault shaded."""
     fig = Figure(figsize=(4.6 * len(runs), 5.2), dpi=80, layout="constrained")

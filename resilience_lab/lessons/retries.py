@@ -141,6 +141,15 @@ def brooker_sweep(clients=BROOKER_CLIENTS, jitters=JITTERS, runs=5, progress=Tru
     return table
 
 
+def at_clients(table, clients=100):
+    """One row per scheme of a sweep at ``clients`` clients: mean calls and seconds."""
+    rows = {}
+    for jitter, row in table.items():
+        i = int(np.nonzero(row["clients"] == clients)[0][0])
+        rows[LABELS[jitter]] = {"calls": round(float(row["calls"][i])), "seconds": round(float(row["seconds"][i]), 1)}
+    return rows
+
+
 def plot_brooker(table):
     """Calls and completion time against the number of clients, one line per scheme."""
     fig = Figure(figsize=(10, 3.4), dpi=80, layout="constrained")
@@ -255,7 +264,7 @@ def amplification(result, bottom="D", since=CHAIN_OUTAGE[0] + 1, until=CHAIN_OUT
     return attempts / max(requests, 1)
 
 
-def plot_amplification(runs: dict, bucket=0.25):
+def plot_amplification(runs: dict, bucket=0.5):
     """Attempts per second reaching D over time, one line per run."""
     fig = Figure(figsize=(9, 3.2), dpi=80, layout="constrained")
     ax = fig.subplots()
@@ -267,7 +276,7 @@ def plot_amplification(runs: dict, bucket=0.25):
     ax.set_yscale("log")
     ax.set_xlabel("simulated time (s)   (shaded: D is down)")
     ax.set_ylabel("attempts / s reaching D")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(True, alpha=0.3)
     return fig
 
