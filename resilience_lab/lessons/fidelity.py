@@ -216,27 +216,72 @@ def saturation_agreement(workers: int, extra: float, *, rate: float | None = Non
     return Agreement(measured, workers / window, limit)
 
 
+# -- the appendix's cases ------------------------------------------------------------
+def erlang_rows(table: dict) -> str:
+    """An :func:`erlang_table` as aligned text: predicted wait, simulated wait +- its interval."""
+    lines = [f"{'c':>3} {'rho':>5} {'Erlang C wait':>14} {'simulated':>22} {'agrees':>7}"]
+    for c, points in sorted(table.items()):
+        for rho, measured in sorted(points.items()):
+            w = measured["wait"]
+            lines.append(f"{c:>3} {rho:>5.2f} {w.predicted:>14.4f} "
+                         f"{f'{w.simulated:.4f} +- {w.half_width:.4f}':>22} {'yes' if w.agrees else 'NO':>7}")
+    return "\n".join(lines)
+
+
+def little_points(rates=(100.0, 150.0, 180.0), *, until: float = 30.0) -> dict:
+    """Little's law for A and B of :func:`little_world` at each load: ``{label: Agreement}``."""
+    points = {}
+    for rate in rates:
+        result = little_world(rate=rate).run(until=until)
+        for service in ("A", "B"):
+            points[f"{service} at {rate:g}/s"] = little_agreement(result, service)
+    return points
+
+
+def saturation_curves(pools=((50, 0.48), (20, 0.38)), shares=(0.25, 0.5, 0.8, 1.2, 2.0, 3.0),
+                      *, window: float = 5.0) -> dict:
+    """A's throughput at offered loads of ``shares`` times ``N / W``, for each ``(workers, extra)``."""
+    curves = {}
+    for workers, extra in pools:
+        limit = workers / worker_seconds(extra)
+        curves[(workers, extra)] = {
+            round(share * limit): saturation_agreement(workers, extra, rate=round(share * limit), window=window)
+            for share in shares
+        }
+    return curves
+
+
 # -- plots -------------------------------------------------------------------------
-def plot_erlang(results: dict, *, size=(8.5, 4.2)) -> Figure:
-    """Simulated waits (dots, with their interval) on the Erlang C curves.
+def plot_erlang(results: dict, *, size=(10, 4.2)) -> Figure:
+    """Left: simulated mean waits (dots) on the Erlang C curves (lines), log scale.
+    Right: simulated / Erlang C with each interval; 1 is perfect agreement.
 
     ``results`` is an :func:`erlang_table`.
     """
     fig = Figure(figsize=size, dpi=80, layout="constrained")
-    ax = fig.subplots()
+    left, right = fig.subplots(1, 2, width_ratios=[1.25, 1])
     grid = np.linspace(0.3, 0.965, 200)
-    for i, (c, points) in enumerate(sorted(results.items())):
+    pools = sorted(results)
+    for i, c in enumerate(pools):
         colour = COLOURS[i % len(COLOURS)]
-        ax.plot(grid, [mmc_wait(c, r) for r in grid], color=colour, lw=1.5, label=f"Erlang C, c = {c}")
-        rhos = sorted(points)
-        waits = [points[r]["wait"] for r in rhos]
-        ax.errorbar(rhos, [w.simulated for w in waits], yerr=[w.half_width for w in waits],
-                    fmt="o", color=colour, ms=5, capsize=3, label=f"simulated, c = {c}")
-    ax.set_yscale("log")
-    ax.set_xlabel("utilisation ρ = λ / (c μ)")
-    ax.set_ylabel("mean wait in queue\n(in units of the mean work)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, ncols=2)
+        rhos = sorted(results[c])
+        waits = [results[c][r]["wait"] for r in rhos]
+        left.plot(grid, [mmc_wait(c, r) for r in grid], color=colour, lw=1.5, label=f"Erlang C, c = {c}")
+        left.plot(rhos, [w.simulated for w in waits], "o", color=colour, ms=5, label=f"simulated, c = {c}")
+        shift = (i - (len(pools) - 1) / 2) * 0.008
+        right.errorbar([r + shift for r in rhos], [w.simulated / w.predicted for w in waits],
+                       yerr=[w.half_width / w.predicted for w in waits], fmt="o", color=colour, ms=5,
+                       capsize=3, label=f"c = {c}")
+    left.set_yscale("log")
+    left.set_xlabel("utilisation ρ = λ / (c μ)")
+    left.set_ylabel("mean wait in the queue\n(unit: the mean work)")
+    left.grid(True, which="both", alpha=0.3)
+    left.legend(fontsize=8, ncols=2)
+    right.axhline(1.0, color="black", lw=1, ls="--")
+    right.set_xlabel("utilisation ρ")
+    right.set_ylabel("simulated / Erlang C\n(bars: 99.9% interval)")
+    right.grid(True, alpha=0.3)
+    right.legend(fontsize=8)
     return fig
 
 

@@ -1,0 +1,72 @@
+"""The whole course: every lesson and solution notebook run top to bottom.
+
+Each notebook in ``notebooks/`` and ``solutions/`` is executed in a fresh kernel
+(``nbclient``, as the tests do), one after another, and timed from kernel start
+to the end of its last cell. A last cell, added to the copy in memory only, asks
+the kernel for its peak resident memory (``ru_maxrss``): the memory a student's
+kernel needs after running the lesson top to bottom.
+
+Reported: the total and each notebook's time, and each kernel's peak memory.
+Target: the whole course under 2 minutes on 2 cores. Notebooks run one at a
+time here, so the total is what one core does; with ``--quick``, only lesson 1
+runs (once), for trying a change.
+"""
+
+from __future__ import annotations
+
+import time
+
+import nbformat
+from nbclient import NotebookClient
+
+from benchmarks import ROOT
+
+TARGET = 120.0
+PEAK = "import resource as _r; print('peak-rss-kib', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
+
+
+def notebooks(quick: bool = False):
+    paths = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
+    return paths[:1] if quick else paths
+
+
+def execute(path):
+    """(seconds, peak kernel memory in MiB, cells that raised) for one notebook."""
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(PEAK))
+    client = NotebookClient(notebook, timeout=600, allow_errors=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    began = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - began
+    errors = sum(1 for c in notebook.cells if c.cell_type == "code"
+                 for o in c.outputs if o.output_type == "error")
+    text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.output_type == "stream")
+    peak = float(text.split()[-1]) / 1024 if "peak-rss-kib" in text else float("nan")
+    return seconds, peak, errors
+
+
+def run(quick: bool = False) -> dict:
+    rows = {}
+    for path in notebooks(quick):
+        seconds, peak, errors = execute(path)
+        rows[path.relative_to(ROOT).as_posix()] = {"seconds": seconds, "peak_mib": peak, "errors": errors}
+        print(f"  {path.relative_to(ROOT)}: {seconds:.1f} s, {peak:.0f} MiB", flush=True)
+    total = sum(r["seconds"] for r in rows.values())
+    lessons = {k: v for k, v in rows.items() if k.startswith("notebooks/")}
+    lines = [
+        f"{len(rows)} notebooks, each in a fresh kernel, one after another: **{total:.0f} s in all** "
+        f"(target under {TARGET:.0f} s: " + ("met)." if total < TARGET else "MISSED)."),
+        "",
+        "| notebook | seconds | kernel peak memory |",
+        "|---|---|---|",
+        *[f"| `{name}` | {r['seconds']:.1f} | {r['peak_mib']:.0f} MiB |" for name, r in rows.items()],
+    ]
+    if lessons:
+        largest = max(lessons.items(), key=lambda kv: kv[1]["peak_mib"])
+        lines += ["", f"Largest lesson kernel after running top to bottom: {largest[1]['peak_mib']:.0f} MiB "
+                      f"(`{largest[0]}`)."]
+    failed = [name for name, r in rows.items() if r["errors"]]
+    if failed:
+        lines.append(f"Cells raised errors in: {', '.join(failed)} (graded checks raise on purpose only in exercises).")
+    return {"title": "The whole course, executed", "lines": lines, "notebooks": rows, "total_seconds": total}
