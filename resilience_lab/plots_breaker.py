@@ -5,7 +5,7 @@
   by default), so the picture cannot drift from the code.
 - :class:`BreakerFigure` shows runs of the same world side by side in time, one
   colour per run: the caller's p99 latency, its pool occupancy, the calls it
-  actually sent to the dependency, and, at the bottom, one band per run shaded
+  actually sent to the dependency (or its ``ok`` answers), and, at the bottom, one band per run shaded
   by the breaker's state (read from the run's events).
 - :func:`plot_compare` is the same figure without the state band, for
   timeouts.
@@ -130,7 +130,11 @@ class BreakerFigure:
     and, with ``band=True``, one strip per run shaded by the breaker's state.
     """
 
-    def __init__(self, labels, *, route="A->B", band=True, bucket=0.5, title=None, size=(9, 7), dpi=80):
+    def __init__(self, labels, *, route="A->B", band=True, bucket=0.5, title=None, size=(9, 7), dpi=80,
+                 third="sent"):
+        if third not in ("sent", "ok"):
+            raise ValueError(f"third must be 'sent' or 'ok', got {third!r}")
+        self.third = third
         self.labels = list(labels)
         self.route = route
         self.caller, self.target = route.split("->")
@@ -158,7 +162,7 @@ class BreakerFigure:
         self.ax_pool.set_ylabel(f"{self.caller} busy")
         self.ax_pool.set_ylim(0, 105)
         self.ax_pool.yaxis.set_major_formatter("{x:.0f}%")
-        self.ax_sent.set_ylabel(f"sent to {self.target} / s")
+        self.ax_sent.set_ylabel(f"sent to {self.target} / s" if third == "sent" else f"{self.caller} ok / s")
         for ax in axes[:3]:
             ax.grid(True, alpha=0.3)
         self.ax_latency.legend(loc="upper right", fontsize=8, ncols=len(self.labels))
@@ -190,7 +194,11 @@ class BreakerFigure:
             times, busy, _, capacity = result.pool(self.caller)
             with np.errstate(invalid="ignore", divide="ignore"):
                 pool.set_data(times, np.where(capacity > 0, 100.0 * busy / capacity, 0.0))
-            edges, counts = sent_per_second(result, self.route, self.bucket)
+            if self.third == "sent":
+                edges, counts = sent_per_second(result, self.route, self.bucket)
+            else:
+                edges, counts = s.time, s.goodput
+                edges = np.append(edges, edges[-1] + self.bucket)
             sent.set_data(edges, np.append(counts, counts[-1:] if len(counts) else []))
             if self.band:
                 for start, end, state in state_intervals(breaker_states(result, self.route), result.until):
@@ -229,6 +237,8 @@ def plot_breaker_runs(results, *, route="A->B", band=True, title=None, bucket=0.
     return BreakerFigure(list(results), route=route, band=band, title=title, bucket=bucket).update(results)
 
 
-def plot_compare(results, *, route="A->B", title=None, bucket=0.5):
-    """Like :func:`plot_breaker_runs`, without the state band (for timeouts)."""
-    return plot_breaker_runs(results, route=route, band=False, title=title, bucket=bucket)
+def plot_compare(results, *, route="A->B", title=None, bucket=0.5, third="sent"):
+    """Like :func:`plot_breaker_runs`, without the state band (for timeouts); ``third="ok"``
+    shows the caller's ``ok`` answers per second instead of the calls it sent."""
+    return BreakerFigure(list(results), route=route, band=False, title=title, bucket=bucket,
+                         third=third).update(results)
