@@ -39,7 +39,7 @@ __all__ = ["grade", "Limits", "Release", "InvalidSubmission", "STATUSES", "defau
 
 
 def grade(submissions, out, *, release=None, workers=None, dask=None, extra_checks=(), limits=None,
-          progress=False) -> list[dict]:
+          progress=False, overlap=True) -> list[dict]:
     """Grade ``submissions`` (notebooks or folders), write the reports to ``out``
     and return the rows in the order given."""
     release = Release(release or default_release())
@@ -63,7 +63,7 @@ def grade(submissions, out, *, release=None, workers=None, dask=None, extra_chec
     elif dask:
         graded = run_dask(jobs, dask, done)
     else:
-        graded = run_local(jobs, workers or os.cpu_count() or 1, done)
+        graded = run_local(jobs, workers or os.cpu_count() or 1, done, overlap)
     if bar is not None:
         bar.close()
     by_index = {row["index"]: row for row in graded}

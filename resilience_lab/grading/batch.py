@@ -127,8 +127,9 @@ def prepare(submissions, release: Release, hidden: list[HiddenCheck], limits: Li
     return items
 
 
-def run_local(jobs: list[Job], workers: int, on_done) -> list[dict]:
-    """Grade ``jobs`` with ``workers`` threads, each overlapping the next kernel's start-up."""
+def run_local(jobs: list[Job], workers: int, on_done, overlap: bool = True) -> list[dict]:
+    """Grade ``jobs`` with ``workers`` threads, each overlapping the next kernel's start-up
+    (``overlap=False``, for the benchmark only: start each kernel when its turn comes)."""
     results = {}
     todo = queue.Queue()
     for job in jobs:
@@ -145,9 +146,12 @@ def run_local(jobs: list[Job], workers: int, on_done) -> list[dict]:
         job = take()
         current = runner.start(job) if job else None
         while current is not None:
-            following = take()
+            following = take() if overlap else None
             upcoming = runner.start(following) if following else None
             row = runner.finish(current)
+            if not overlap:
+                following = take()
+                upcoming = runner.start(following) if following else None
             with lock:
                 results[row["index"]] = row
             on_done(row)

@@ -153,6 +153,7 @@ class Pending:
     folder: str = ""
     kernel: Kernel | None = None
     setup_id: str = ""
+    setup_reply: dict | None = None
     error: str = ""
     started: float = field(default_factory=time.monotonic)
 
@@ -192,6 +193,13 @@ def finish(pending: Pending) -> dict:
     result["restored"] = list(job.restored)
     began = time.monotonic()
     try:
+        if not pending.error and not _started(pending):
+            # No student code has run yet: a kernel that failed to start (a port taken
+            # by another process in the meantime) is the grader's problem; try once more.
+            kernel.shutdown()
+            shutil.rmtree(pending.folder, ignore_errors=True)
+            pending = start(job)
+            kernel = pending.kernel
         if pending.error:
             result.update(status="error", reason=pending.error)
         else:
@@ -236,9 +244,17 @@ def _wait_reply(kernel: Kernel, msg_id: str, timeout: float):
     return None
 
 
+def _started(pending: Pending) -> bool:
+    """Wait for the kernel's set-up cell; keep its reply for :func:`_run`."""
+    pending.setup_reply = _wait_reply(pending.kernel, pending.setup_id, pending.job.limits.startup_timeout)
+    return pending.setup_reply is not None and pending.setup_reply.get("status") == "ok"
+
+
 def _run(job: Job, pending: Pending, kernel: Kernel, result: dict) -> None:
     limits = job.limits
-    reply = _wait_reply(kernel, pending.setup_id, limits.startup_timeout)
+    if pending.setup_reply is None:
+        _started(pending)
+    reply = pending.setup_reply
     if reply is None or reply.get("status") != "ok":
         detail = (f"{reply.get('ename')}: {reply.get('evalue')}" if reply
                   else kernel.exit_description() if not kernel.alive() else "no answer")
