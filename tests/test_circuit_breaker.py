@@ -235,3 +235,71 @@ def test_state_names_are_normalised():
 
     assert state_name(State.HALF_OPEN) == "half_open"
     assert state_name("Half-Open") == "half_open"
+
+
+# -- the lesson's claims, and its figures --------------------------------------------------
+def test_lesson_the_breaker_trips_fast_and_spares_a_s_pool():
+    from resilience_lab.lessons import circuit_breaker as lesson
+
+    plain = lesson.outage_world(None).run(lesson.UNTIL)
+    guarded = lesson.outage_world(lesson.lesson_breaker()).run(lesson.UNTIL)
+    opened = [t for t, s in breaker_states(guarded, "A->B") if s == "open"]
+    assert 10.5 < opened[0] < 12.0  # about half the 2 s window after the first timeouts
+    assert lesson.peak_busy(plain, "A", 12.5, 20) == 1.0
+    assert lesson.peak_busy(guarded, "A", 12.5, 20) < 0.2
+    assert lesson.p99(guarded, "A", 12.5, 20) < 0.01
+    assert lesson.recovered_at(guarded, 20.0) <= 20.0 + 3.0 + 0.5 + 0.25
+
+
+def test_lesson_the_naive_breaker_sends_a_herd_and_never_trips_at_60_percent():
+    from resilience_lab.lessons import circuit_breaker as lesson
+
+    naive = lesson.outage_world(lesson.NaiveBreaker(threshold=5)).run(lesson.UNTIL)
+    bounded = lesson.outage_world(lesson.lesson_breaker()).run(lesson.UNTIL)
+    assert lesson.half_open_episodes(naive) == lesson.half_open_episodes(bounded) == 2
+    assert lesson.sent_while_tripped(bounded) == 2  # one probe per half-open episode
+    assert lesson.sent_while_tripped(naive) > 50
+    streak = lesson.outage_world(lesson.NaiveBreaker(threshold=20), error_rate=0.6).run(lesson.UNTIL)
+    rate = lesson.outage_world(lesson.lesson_breaker(), error_rate=0.6).run(lesson.UNTIL)
+    assert [s for _, s in breaker_states(streak, "A->B")] == ["closed"]
+    assert [t for t, s in breaker_states(rate, "A->B") if s == "open"][0] < 12.0
+    assert round(lesson.streak_calls(0.6, 20)) == 68375
+    assert lesson.streak_calls(0.5, 1) == pytest.approx(2.0)  # a fair coin: two flips to the first tail
+
+
+def test_state_intervals_and_time_in_state():
+    from resilience_lab.plots_breaker import state_intervals, time_in_state
+
+    states = [(0.0, "closed"), (2.0, "open"), (5.0, "half_open"), (5.0, "open"), (8.0, "closed")]
+    assert state_intervals(states, 10.0) == [(0.0, 2.0, "closed"), (2.0, 5.0, "open"), (5.0, 8.0, "open"),
+                                             (8.0, 10.0, "closed")]
+    assert time_in_state(states, 10.0, "open") == 6.0
+    assert time_in_state(states, 10.0, "closed", since=1.0) == 3.0
+
+
+def test_the_state_diagram_draws_one_arrow_per_pair_of_states_in_the_table():
+    from matplotlib.patches import FancyArrowPatch
+
+    from resilience_lab.plots_breaker import plot_state_diagram
+
+    pairs = {(s, t) for s, moves in TRANSITIONS.items() for t in moves.values()}
+    arrows = [p for p in plot_state_diagram().axes[0].patches if isinstance(p, FancyArrowPatch)]
+    assert len(arrows) == len(pairs)
+    table = {"a": {"go": "b"}, "b": {"back": "a", "stay": "c"}, "c": {}}
+    arrows = [p for p in plot_state_diagram(table).axes[0].patches if isinstance(p, FancyArrowPatch)]
+    assert len(arrows) == 3
+
+
+def test_the_breaker_panel_reruns_with_new_settings():
+    from resilience_lab.lessons import circuit_breaker as lesson
+
+    panel = lesson.panel()
+    assert panel.image.value[:4] == b"\x89PNG"
+    panel.set(mode="fail", open_for=5.0)
+    with_breaker = panel.results["with the breaker"]
+    assert any(f.mode == "fail" for f in with_breaker.faults)
+    opened = [t for t, s in breaker_states(with_breaker, "A->B") if s == "open"][0]
+    half = [t for t, s in breaker_states(with_breaker, "A->B") if s == "half_open"][0]
+    assert half - opened >= 5.0
+    with pytest.raises(ValueError, match="no control"):
+        panel.set(speed=3)

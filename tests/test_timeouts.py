@@ -111,3 +111,36 @@ def test_deadlines_shrink_across_hops_in_the_world():
     assert b_to_c.sum() > 20
     assert np.all(result.outcome[b_to_c] != Outcome.OK)
     assert result.latency[b_to_c].max() <= 0.1 + 1e-9
+
+
+# -- the lesson's claims ---------------------------------------------------------------------
+def test_lesson_a_timeout_bounds_a_s_pool_while_b_is_slow():
+    from resilience_lab.lessons import timeouts as lesson
+
+    plain = lesson.slow_b_world().run(until=30)
+    bounded = lesson.slow_b_world(0.1).run(until=30)
+    assert lesson.peak_busy(plain, "A", 12, 20) == 1.0
+    assert lesson.mean_busy(bounded, "A", 12, 20) == pytest.approx(150 * 0.1 / 50, abs=0.05)
+    assert lesson.p99(bounded, "A", 12, 20) <= 0.1 + 0.003
+    assert bounded.wasted["B"] > 300  # B kept working on calls A had dropped
+
+
+def test_lesson_tradeoff_matches_little_and_the_samples():
+    from resilience_lab.lessons import timeouts as lesson
+
+    samples = lesson.latency_samples(2000)
+    data = lesson.tradeoff(timeouts=(0.025, 0.1, 0.5), samples=samples)
+    assert np.allclose(data["held_measured"], data["held_predicted"], atol=0.03)
+    assert np.allclose(data["false_measured"], data["false_predicted"], atol=0.03)
+    assert data["held_predicted"][-1] == 1.0 and data["false_predicted"][-1] == 0.0
+
+
+def test_lesson_deadlines_cut_waste_and_let_a_recover_when_c_heals():
+    from resilience_lab.lessons import timeouts as lesson
+
+    table = lesson.waste_table({kind: lesson.hops_world(kind).run(until=40) for kind in ("timeout", "deadline")})
+    assert table["deadline"]["C's wasted work (s)"] < 0.3 * table["timeout"]["C's wasted work (s)"]
+    assert table["deadline"]["A ok again at (s)"] <= 21.0
+    assert table["timeout"]["A ok again at (s)"] >= 30.0
+    with pytest.raises(ValueError, match="kind"):
+        lesson.hops_world("hope")
