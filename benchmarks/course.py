@@ -22,7 +22,8 @@ from nbclient import NotebookClient
 from benchmarks import ROOT
 
 TARGET = 120.0
-PEAK = "import resource as _r; print('peak-rss-kib', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
+PEAK = ("import resource as _r; _u = _r.getrusage(_r.RUSAGE_SELF); "
+        "print('kernel-cpu-s', _u.ru_utime + _u.ru_stime, 'peak-rss-kib', _u.ru_maxrss)")
 
 
 def notebooks(quick: bool = False):
@@ -31,7 +32,7 @@ def notebooks(quick: bool = False):
 
 
 def execute(path):
-    """(seconds, peak kernel memory in MiB, cells that raised) for one notebook."""
+    """(wall seconds, kernel CPU seconds, peak kernel memory in MiB, cells that raised) for one notebook."""
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(PEAK))
     client = NotebookClient(notebook, timeout=600, allow_errors=True,
@@ -42,25 +43,34 @@ def execute(path):
     errors = sum(1 for c in notebook.cells if c.cell_type == "code"
                  for o in c.outputs if o.output_type == "error")
     text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.output_type == "stream")
-    peak = float(text.split()[-1]) / 1024 if "peak-rss-kib" in text else float("nan")
-    return seconds, peak, errors
+    words = text.split()
+    if "peak-rss-kib" in words:
+        cpu, peak = float(words[words.index("kernel-cpu-s") + 1]), float(words[-1]) / 1024
+    else:
+        cpu = peak = float("nan")
+    return seconds, cpu, peak, errors
 
 
 def run(quick: bool = False) -> dict:
     rows = {}
     for path in notebooks(quick):
-        seconds, peak, errors = execute(path)
-        rows[path.relative_to(ROOT).as_posix()] = {"seconds": seconds, "peak_mib": peak, "errors": errors}
-        print(f"  {path.relative_to(ROOT)}: {seconds:.1f} s, {peak:.0f} MiB", flush=True)
+        seconds, cpu, peak, errors = execute(path)
+        rows[path.relative_to(ROOT).as_posix()] = {"seconds": seconds, "kernel_cpu_seconds": cpu,
+                                                    "peak_mib": peak, "errors": errors}
+        print(f"  {path.relative_to(ROOT)}: {seconds:.1f} s, kernel CPU {cpu:.1f} s, {peak:.0f} MiB", flush=True)
     total = sum(r["seconds"] for r in rows.values())
+    total_cpu = sum(r["kernel_cpu_seconds"] for r in rows.values())
     lessons = {k: v for k, v in rows.items() if k.startswith("notebooks/")}
     lines = [
         f"{len(rows)} notebooks, each in a fresh kernel, one after another: **{total:.0f} s in all** "
-        f"(target under {TARGET:.0f} s: " + ("met)." if total < TARGET else "MISSED)."),
+        f"(target under {TARGET:.0f} s: " + ("met)" if total < TARGET else "MISSED)")
+        + f"; the kernels' own CPU time, imports included: {total_cpu:.0f} s (the rest is launching",
+        "the kernels, their messaging, and waiting for a core on a busy machine).",
         "",
-        "| notebook | seconds | kernel peak memory |",
-        "|---|---|---|",
-        *[f"| `{name}` | {r['seconds']:.1f} | {r['peak_mib']:.0f} MiB |" for name, r in rows.items()],
+        "| notebook | wall seconds | kernel CPU seconds | kernel peak memory |",
+        "|---|---|---|---|",
+        *[f"| `{name}` | {r['seconds']:.1f} | {r['kernel_cpu_seconds']:.1f} | {r['peak_mib']:.0f} MiB |"
+          for name, r in rows.items()],
     ]
     if lessons:
         largest = max(lessons.items(), key=lambda kv: kv[1]["peak_mib"])
@@ -69,4 +79,5 @@ def run(quick: bool = False) -> dict:
     failed = [name for name, r in rows.items() if r["errors"]]
     if failed:
         lines.append(f"Cells raised errors in: {', '.join(failed)} (graded checks raise on purpose only in exercises).")
-    return {"title": "The whole course, executed", "lines": lines, "notebooks": rows, "total_seconds": total}
+    return {"title": "The whole course, executed", "lines": lines, "notebooks": rows, "total_seconds": total,
+            "total_kernel_cpu_seconds": total_cpu}
