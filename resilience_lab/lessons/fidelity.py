@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.figure import Figure
-from scipy import stats
+from scipy.special import stdtrit  # Student's t quantile; scipy.stats would cost 60 MB more
 
 from ..outcomes import Outcome
 from ..plots import COLOURS
@@ -67,7 +67,7 @@ def batch_means(values, batches: int = 20, level: float = 0.99):
     if len(values) < 2 * batches:
         raise ValueError(f"need at least {2 * batches} values for {batches} batches, got {len(values)}")
     means = np.array([chunk.mean() for chunk in np.array_split(values, batches)])
-    half = stats.t.ppf(0.5 + level / 2, batches - 1) * means.std(ddof=1) / math.sqrt(batches)
+    half = stdtrit(batches - 1, 0.5 + level / 2) * means.std(ddof=1) / math.sqrt(batches)
     return float(means.mean()), float(half)
 
 
@@ -186,7 +186,7 @@ def little_agreement(result, service: str, *, warmup: float = 5.0, batches: int 
         lws.append(latency[(start >= low) & (start < high)].sum() / (high - low))
     ls, lws = np.array(ls), np.array(lws)
     diff = ls - lws
-    half = stats.t.ppf(0.5 + level / 2, batches - 1) * diff.std(ddof=1) / math.sqrt(batches)
+    half = stdtrit(batches - 1, 0.5 + level / 2) * diff.std(ddof=1) / math.sqrt(batches)
     return Agreement(float(ls.mean()), float(half), float(lws.mean()))
 
 
