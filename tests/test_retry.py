@@ -106,7 +106,14 @@ def test_retries_at_every_layer_multiply_and_a_budget_bounds_them():
     budget = lesson.amplification(lesson.chain_world(budget=RetryBudget(0.1, 10.0, 0.0)).run(10))
     one = lesson.amplification(lesson.chain_world("client only").run(10))
     assert every == pytest.approx(81, rel=0.05)
-    assert budget < 1.5 and one == pytest.approx(3, rel=0.02)
+    assert budget == pytest.approx(1.1**4, rel=0.03)  # each of 4 layers adds at most 10%
+    assert one == pytest.approx(3, rel=0.02)
+
+
+@pytest.mark.parametrize("bad", [200, 42, "404", True])
+def test_a_service_error_status_must_be_an_http_error(bad):
+    with pytest.raises(ValueError, match="error_status must be an HTTP error status"):
+        World().service("A", error_status=bad)
 
 
 def test_a_timeout_inside_the_retry_is_retried():

@@ -20,6 +20,7 @@ Four experiments, each a function that returns numbers and one that plots them:
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 
@@ -250,8 +251,8 @@ def chain_world(retries="every layer", *, budget=None, seed=5, rate=20.0) -> Wor
         hops = hops[:1]
     if retries != "none":
         for caller, target in hops:
-            world.protect(caller, target,
-                          Retry(3, Backoff("full", 0.01, 0.1), budget=budget), Timeout(1.0))
+            own = copy.deepcopy(budget)  # one budget per caller, as in a real deployment
+            world.protect(caller, target, Retry(3, Backoff("full", 0.01, 0.1), budget=own), Timeout(1.0))
     world.inject_outage("D", start=CHAIN_OUTAGE[0], end=CHAIN_OUTAGE[1])
     return world
 

@@ -121,6 +121,9 @@ class World:
         error_rate = _rate(owner, "error_rate", error_rate, low_inclusive=True)
         if error_rate > 1:
             raise ValueError(f"{owner}: error_rate must be between 0 and 1, got {error_rate!r}")
+        if isinstance(error_status, bool) or not isinstance(error_status, int) or not 400 <= error_status <= 599:
+            raise ValueError(f"{owner}: error_status must be an HTTP error status from 400 to 599 "
+                             f"(such as 503, 429, 404), got {error_status!r}")
         self.services[name] = ServiceSpec(
             name=name,
             workers=check_whole(owner, "workers", workers),
