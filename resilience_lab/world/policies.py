@@ -17,6 +17,8 @@ same core object also runs in real time or in a grader.
 
 A world keeps the policies it was given as its configuration and each run
 works on a fresh copy, so a stateful core (a breaker) starts every run afresh.
+The copy is made once per run for all routes: one core object protecting
+several routes (a pool shared by two dependencies) is still one object in the run.
 """
 
 from __future__ import annotations
