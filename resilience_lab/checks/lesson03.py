@@ -246,13 +246,10 @@ def check_world(breaker_class):
     if not p99 < 0.1:
         raise CheckFailed(f"A's p99 latency while B is down was {p99 * 1000:.0f} ms; "
                           "a breaker that is open answers in about 1 ms")
-    deadline = end + LESSON_OPEN + lesson.TIMEOUT + 0.75
+    deadline = end + lesson.LESSON_BREAKER["open_for"] + lesson.TIMEOUT + 0.75
     healed = lesson.recovered_at(result, end)
     if healed > deadline:
         reference = lesson.recovered_at(_reference_world_run(), end)
         raise CheckFailed(f"B healed at t = {end:g} s but A answered ok again only from t = {healed:g} s "
                           f"(the reference: {reference:g} s; allowed: up to {deadline:g} s, the open "
                           "period plus a probe)")
-
-
-LESSON_OPEN = lesson.LESSON_BREAKER["open_for"]
