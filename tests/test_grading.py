@@ -29,7 +29,7 @@ RELEASE = ROOT / "exercises"
 CHECKS = ["l1-max-throughput", "l1-fill-time", "l1-backlog", "l1-breaking-latency"]
 HIDDEN = ["l1-hidden-one-worker", "l1-hidden-exact-fill"]
 # Small limits so the runaway notebooks end quickly; lesson 1's cells need well under a second.
-LIMITS = Limits(cell_timeout=6, notebook_timeout=60, memory=1024**3, output=200_000)
+LIMITS = Limits(cell_timeout=10, notebook_timeout=120, memory=1024**3, output=200_000)
 
 FULL = [2, 2, 3, 3]
 FIRST_ONLY = [2, 0, 0, 0]
@@ -126,7 +126,7 @@ def test_a_folder_is_one_student(graded):
 
 def test_checks_not_reached_are_failed_with_the_reason(graded):
     row = row_of(graded, "infinite-loop.ipynb")
-    assert "code cell 4 ran longer than its limit of 6 s" in row["reason"]
+    assert "code cell 4 ran longer than its limit of 10 s" in row["reason"]
     assert row["checks"]["l1-max-throughput"]["reached"] and not row["checks"]["l1-backlog"]["reached"]
     assert row["checks"]["l1-backlog"]["message"].startswith("not reached (timeout")
     assert "SIGSEGV" in row_of(graded, "kernel-crash.ipynb")["reason"]
@@ -312,3 +312,13 @@ def test_dask_cluster_grades_the_same_as_local_workers(tmp_path):
         rows = grade(paths, tmp_path / "dask", release=RELEASE, dask=cluster.scheduler_address, limits=LIMITS)
     assert [(r["status"], r["total"]) for r in rows] == [("ok", 5), ("invalid", 0), ("crashed", 2), ("ok", 10)]
     assert (tmp_path / "dask" / "grades.csv").exists()
+
+
+def test_bad_options_say_what_is_allowed(tmp_path, capsys):
+    with pytest.raises(ValueError, match="Limits.cell_timeout must be a positive number, not 0"):
+        Limits(cell_timeout=0)
+    with pytest.raises(ValueError, match="workers must be at least 1, not 0"):
+        grade([str(SUBMISSIONS / "partly-wrong.ipynb")], tmp_path / "out", release=RELEASE, workers=0)
+    assert cli.main(["grade", str(SUBMISSIONS / "partly-wrong.ipynb"), "--release", str(tmp_path / "nowhere"),
+                     "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "release folder" in capsys.readouterr().err

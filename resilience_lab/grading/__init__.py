@@ -42,6 +42,9 @@ def grade(submissions, out, *, release=None, workers=None, dask=None, extra_chec
           progress=False, overlap=True) -> list[dict]:
     """Grade ``submissions`` (notebooks or folders), write the reports to ``out``
     and return the rows in the order given."""
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers!r}")
     release = Release(release or default_release())
     limits = limits or Limits()
     hidden = load_extra_checks(extra_checks, release)
@@ -63,7 +66,7 @@ def grade(submissions, out, *, release=None, workers=None, dask=None, extra_chec
     elif dask:
         graded = run_dask(jobs, dask, done)
     else:
-        graded = run_local(jobs, workers or os.cpu_count() or 1, done, overlap)
+        graded = run_local(jobs, workers, done, overlap)
     if bar is not None:
         bar.close()
     by_index = {row["index"]: row for row in graded}

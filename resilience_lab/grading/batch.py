@@ -10,6 +10,7 @@ rows come back in the order of the submissions given, whatever finishes first.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import queue
 import threading
@@ -157,6 +158,8 @@ def run_local(jobs: list[Job], workers: int, on_done, overlap: bool = True) -> l
             on_done(row)
             current = upcoming
 
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers!r}")
     threads = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(workers, len(jobs))))]
     for thread in threads:
         thread.start()
@@ -165,8 +168,10 @@ def run_local(jobs: list[Job], workers: int, on_done, overlap: bool = True) -> l
     return [results[job.index] for job in jobs]
 
 
-def grade_job(job: Job) -> dict:
+def grade_job(job: Job, package: Package | None = None) -> dict:
     """One submission, start to finish (the task a Dask worker runs)."""
+    if package is not None:
+        job = dataclasses.replace(job, package=package)
     return runner.finish(runner.start(job))
 
 
@@ -174,7 +179,10 @@ def run_dask(jobs: list[Job], address: str, on_done) -> list[dict]:
     from distributed import Client, as_completed
 
     with Client(address) as client:
-        futures = [client.submit(grade_job, job, key=f"resilience-lab-grade-{job.index}-{os.getpid()}",
+        # The package's source goes to each worker once, not with every task.
+        package = client.scatter(jobs[0].package, broadcast=True)
+        futures = [client.submit(grade_job, dataclasses.replace(job, package=None), package,
+                                 key=f"resilience-lab-grade-{job.index}-{os.getpid()}-{id(jobs)}",
                                  pure=False, retries=0) for job in jobs]
         results = {}
         for future in as_completed(futures):

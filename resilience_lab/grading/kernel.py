@@ -56,6 +56,12 @@ class Limits:
     file_size: int = 64 * 1024**2
     startup_timeout: float = 60.0
 
+    def __post_init__(self):
+        for name in ("cell_timeout", "notebook_timeout", "memory", "output", "file_size", "startup_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"Limits.{name} must be a positive number, not {value!r}")
+
 
 @dataclass
 class CellRun:
@@ -82,6 +88,15 @@ class Kernel:
         self.client.start_channels()
         self.output_used = 0
         self.ready = False
+
+    def log_tail(self, size: int = 300) -> str:
+        """The end of what the kernel printed (why it did not start)."""
+        try:
+            self.log.flush()
+            with open(self.log.name, "rb") as handle:
+                return handle.read()[-size:].decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            return ""
 
     def alive(self) -> bool:
         return self.process.poll() is None

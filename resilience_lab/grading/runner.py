@@ -257,7 +257,8 @@ def _run(job: Job, pending: Pending, kernel: Kernel, result: dict) -> None:
     reply = pending.setup_reply
     if reply is None or reply.get("status") != "ok":
         detail = (f"{reply.get('ename')}: {reply.get('evalue')}" if reply
-                  else kernel.exit_description() if not kernel.alive() else "no answer")
+                  else f"{kernel.exit_description()}: {kernel.log_tail()}" if not kernel.alive()
+                  else f"no answer in {limits.startup_timeout:g} s")
         result.update(status="error", reason=f"the grading kernel did not start: {detail}")
         return
     deadline = time.monotonic() + limits.notebook_timeout
