@@ -38,6 +38,8 @@ NOTHING = [0, 0, 0, 0]
 EXPECTED = {
     "correct-different.ipynb": ("ok", FULL, [1, 2]),
     "my homework FINAL (2).ipynb": ("ok", FULL, [1, 2]),
+    "correct-lambdas.ipynb": ("ok", FULL, [1, 2]),
+    "background-flood.ipynb": ("output", [2, 0, 0, 0], [0, 0]),
     "stripped-metadata.ipynb": ("ok", FULL, [1, 2]),
     "partly-wrong.ipynb": ("ok", [2, 0, 0, 3], [1, 0]),
     "alice/exercise1.ipynb": ("ok", FIRST_ONLY, [1, 0]),

@@ -148,9 +148,15 @@ class Kernel:
                         run.ended = "died"
                         break
                     continue
-                if msg["parent_header"].get("msg_id") != msg_id:
-                    continue
                 kind, content = msg["msg_type"], msg["content"]
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    # Output of an earlier cell's background thread still counts against the cap.
+                    if count_output and kind in ("stream", "display_data"):
+                        self.output_used += len(str(content.get("text", ""))) + len(str(content.get("data", "")))
+                        if self.output_used > self.limits.output:
+                            run.ended = "output"
+                            break
+                    continue
                 if kind == "status" and content.get("execution_state") == "idle":
                     idle = True
                 elif kind == "stream":

@@ -75,6 +75,22 @@ def build():
     out = {}
     out["correct-different.ipynb"] = insert_after(with_code(RIGHT), "cell-01",
                                                   "# my notes: N workers, W seconds each\nimport math", "notes")
+    out["correct-lambdas.ipynb"] = with_code({
+        "cell-04": "max_throughput = lambda workers, latency: workers / latency",
+        "cell-07": "import functools\n\ndef _fill(workers, arrival_rate, latency, never=math.inf):\n"
+                   "    return never if arrival_rate * latency < workers else workers / arrival_rate\n\n"
+                   "time_to_fill = functools.partial(_fill, never=math.inf)",
+        "cell-10": "import numpy as np\n\ndef backlog(workers, arrival_rate, latency, duration):\n"
+                   "    return float(np.clip((arrival_rate - workers / latency) * duration, 0, None))",
+        "cell-13": "class _Limit:\n    def __call__(self, workers, arrival_rate):\n"
+                   "        return workers / arrival_rate\n\nbreaking_latency = _Limit()",
+    })
+    # A thread started in one cell floods while later cells run (here: once cell-07 says go).
+    out["background-flood.ipynb"] = with_code({**RIGHT, "cell-04": RIGHT["cell-04"] + (
+        "\n\nimport threading\n\ngo = threading.Event()\n\ndef _chatter():\n    go.wait()\n"
+        "    while True:\n        print('chatter ' * 500)\n\n"
+        "threading.Thread(target=_chatter, daemon=True).start()"),
+        "cell-07": RIGHT["cell-07"] + "\n\nimport time\ngo.set()\ntime.sleep(3)"})
     out["my homework FINAL (2).ipynb"] = with_code(RIGHT)  # renamed: identified by metadata, not name
     out["partly-wrong.ipynb"] = with_code({**RIGHT, "cell-07": WRONG["cell-07"], "cell-10": WRONG["cell-10"]})
     out["alice/exercise1.ipynb"] = with_code({"cell-04": RIGHT["cell-04"]})
