@@ -56,6 +56,7 @@ EXPECTED = {
     "tamper-module.ipynb": ("ok", NOTHING, [0, 0]),
     "tamper-sys-modules.ipynb": ("ok", NOTHING, [0, 0]),
     "tamper-package-files.ipynb": ("tampered", NOTHING, [0, 0]),
+    "attack-fake-guard.ipynb": ("ok", NOTHING, [0, 0]),
 }
 INVALID = {
     "empty.ipynb": "empty file",

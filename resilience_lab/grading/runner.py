@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import hmac
 import os
 import secrets
 import shutil
@@ -154,6 +155,7 @@ class Pending:
     kernel: Kernel | None = None
     setup_id: str = ""
     setup_reply: dict | None = None
+    key: str = ""
     error: str = ""
     started: float = field(default_factory=time.monotonic)
 
@@ -172,7 +174,8 @@ def start(job: Job) -> Pending:
                    MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1", JPY_PARENT_PID=str(os.getpid()),
                    IPYTHONDIR=os.path.join(pending.folder, ".ipython"), PYDEVD_DISABLE_FILE_VALIDATION="1", MALLOC_ARENA_MAX="2")
         pending.kernel = Kernel(pending.folder, env, job.limits)
-        config = {"package_dir": package_dir, "hashes": job.package.hashes, "modules": job.modules,
+        pending.key = secrets.token_hex(16)
+        config = {"key": pending.key, "package_dir": package_dir, "hashes": job.package.hashes, "modules": job.modules,
                   "bindings": job.bindings, "hidden": {h.id: h.function for h in job.hidden}}
         setup = (f"def _rl_setup():\n"
                  f"    space = {{'__name__': '_resilience_lab_grader_setup'}}\n"
@@ -298,7 +301,7 @@ def _run(job: Job, pending: Pending, kernel: Kernel, result: dict) -> None:
             if ended:
                 result["status"], result["reason"] = ended
                 return
-            _record(checks[check_id], run, nonce, check_id)
+            _record(checks[check_id], run, nonce, check_id, pending.key)
             continue
         run, limit = execute(source, student=True)
         ended = stop(run, limit, where)
@@ -330,13 +333,20 @@ def _run(job: Job, pending: Pending, kernel: Kernel, result: dict) -> None:
         if ended:
             result["status"], result["reason"] = ended
             return
-        _record(checks[check.id], run, nonce, check.id, hidden=True)
+        _record(checks[check.id], run, nonce, check.id, pending.key, hidden=True)
 
 
-def _record(entry: dict, run, nonce: str, check_id: str, hidden: bool = False) -> None:
+def _signed(record, key: str) -> bool:
+    if not isinstance(record, dict) or not isinstance(record.get("signature"), str):
+        return False
+    text = f"{record.get('check')}|{record.get('nonce')}|{record.get('passed')}".encode()
+    return hmac.compare_digest(hmac.new(key.encode(), text, hashlib.sha256).hexdigest(), record["signature"])
+
+
+def _record(entry: dict, run, nonce: str, check_id: str, key: str, hidden: bool = False) -> None:
     entry["reached"] = True
     records = [r for r in run.records if isinstance(r, dict) and r.get("nonce") == nonce
-               and r.get("check") == check_id]
+               and r.get("check") == check_id and _signed(r, key)]
     if len(records) != 1:
         entry["message"] = "the check did not report a result"
         if run.error:

@@ -168,6 +168,19 @@ def build():
         "resilience_lab.checks.REGISTRY.clear()\n"
         "checks = importlib.reload(checks)")
 
+    # An attack on the grader itself: replace its entry point by one that reports passes.
+    out["attack-fake-guard.ipynb"] = tamper(
+        "import sys, types\n"
+        "from IPython.display import publish_display_data\n"
+        "def run(check_id, nonce, kind, payload):\n"
+        "    publish_display_data({'application/vnd.resilience-lab.check+json':\n"
+        "                          {'check': check_id, 'nonce': nonce, 'passed': True, 'message': ''}})\n"
+        "fake = types.ModuleType('_resilience_lab_grader')\n"
+        "fake.run = run\n"
+        "if '_resilience_lab_grader' in sys.modules:\n"
+        "    sys.modules['_resilience_lab_grader'].run = run\n"
+        "sys.modules['_resilience_lab_grader'] = fake")
+
     unknown = with_code(RIGHT)
     unknown.metadata["resilience_lab"]["exercise"] = "99-no-such-exercise"
     out["unknown-exercise.ipynb"] = unknown
