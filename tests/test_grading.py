@@ -325,3 +325,13 @@ def test_bad_options_say_what_is_allowed(tmp_path, capsys):
     assert cli.main(["grade", str(SUBMISSIONS / "partly-wrong.ipynb"), "--release", str(tmp_path / "nowhere"),
                      "--out", str(tmp_path / "out"), "--quiet"]) == 2
     assert "release folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("solution", sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_released_exercise_grades_without_grader_changes(solution, tmp_path):
+    """The untouched exercise earns nothing and its solution everything, for every lesson."""
+    exercise = RELEASE / solution.name
+    rows = grade([str(exercise), str(solution)], tmp_path, release=RELEASE, workers=2)
+    assert [(r["status"], r["total"]) for r in rows] == [("ok", 0), ("ok", rows[1]["maximum"])], \
+        [(r["status"], r["reason"], {c: e["message"] for c, e in r["checks"].items() if not e["passed"]}) for r in rows]
+    assert rows[1]["maximum"] > 0 and not rows[1]["restored"]
