@@ -39,6 +39,7 @@ EXPECTED = {
     "correct-different.ipynb": ("ok", FULL, [1, 2]),
     "my homework FINAL (2).ipynb": ("ok", FULL, [1, 2]),
     "correct-lambdas.ipynb": ("ok", FULL, [1, 2]),
+    "old-format-no-ids.ipynb": ("ok", FULL, [1, 2]),
     "background-flood.ipynb": ("output", [2, 0, 0, 0], [0, 0]),
     "stripped-metadata.ipynb": ("ok", FULL, [1, 2]),
     "partly-wrong.ipynb": ("ok", [2, 0, 0, 3], [1, 0]),
@@ -335,3 +336,41 @@ def test_every_released_exercise_grades_without_grader_changes(solution, tmp_pat
     assert [(r["status"], r["total"]) for r in rows] == [("ok", 0), ("ok", rows[1]["maximum"])], \
         [(r["status"], r["reason"], {c: e["message"] for c, e in r["checks"].items() if not e["passed"]}) for r in rows]
     assert rows[1]["maximum"] > 0 and not rows[1]["restored"]
+
+
+def test_workers_start_the_next_kernel_before_grading_and_keep_the_order(monkeypatch):
+    """run_local with a stand-in runner: each worker starts submission i+1 before it
+    finishes i, and rows come back in submission order though they finish out of order."""
+    import random
+    import threading
+    import time
+
+    from resilience_lab.grading import batch
+
+    events, lock = [], threading.Lock()
+    delays = random.Random(5)
+    pauses = {i: delays.uniform(0, 0.05) for i in range(8)}
+
+    def start(job):
+        with lock:
+            events.append(("start", job.index, threading.get_ident()))
+        return job
+
+    def finish(job):
+        time.sleep(pauses[job.index])
+        with lock:
+            events.append(("finish", job.index, threading.get_ident()))
+        return {"index": job.index}
+
+    monkeypatch.setattr(batch.runner, "start", start)
+    monkeypatch.setattr(batch.runner, "finish", finish)
+    jobs = [type("J", (), {"index": i})() for i in range(8)]
+    done = []
+    rows = batch.run_local(jobs, 2, done.append)
+    assert [r["index"] for r in rows] == list(range(8))
+    assert sorted(r["index"] for r in done) == list(range(8))
+    for thread in {t for _, _, t in events}:
+        mine = [(kind, index) for kind, index, t in events if t == thread]
+        started = [index for kind, index in mine if kind == "start"]
+        for position, index in enumerate(started[:-1]):  # the next start comes before this finish
+            assert mine.index(("start", started[position + 1])) < mine.index(("finish", index))

@@ -189,6 +189,12 @@ def build():
         path = HERE / "submissions" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")
+    # Saved by an older Jupyter: nbformat 4.4, no cell ids (check cells known by metadata only).
+    old = json.loads(nbformat.writes(with_code(RIGHT)))
+    old["nbformat_minor"] = 4
+    for raw_cell in old["cells"]:
+        raw_cell.pop("id", None)
+    (HERE / "submissions" / "old-format-no-ids.ipynb").write_text(json.dumps(old, indent=1) + "\n", encoding="utf-8")
     raw = {
         "empty.ipynb": b"",
         "invalid-json.ipynb": (HERE / "submissions" / "correct-different.ipynb").read_bytes()[:700],
