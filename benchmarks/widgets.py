@@ -119,14 +119,24 @@ def breakdown(changes=CHANGES):
 
 
 def lesson_panels():
-    """``{lesson module name: its panel() factory}`` for every lesson with one."""
+    """``{"module.factory": factory}`` for every lesson function named ``panel`` or
+    ``*_panel`` that needs no argument: each lesson's default scenario."""
+    import inspect
+
     import resilience_lab.lessons as lessons
 
     found = {}
     for info in pkgutil.iter_modules(lessons.__path__):
         module = importlib.import_module(f"resilience_lab.lessons.{info.name}")
-        if callable(getattr(module, "panel", None)):
-            found[info.name] = module.panel
+        for name, factory in vars(module).items():
+            if not (name == "panel" or name.endswith("_panel")) or not inspect.isfunction(factory):
+                continue
+            if factory.__module__ != module.__name__:
+                continue  # imported from elsewhere
+            required = [p for p in inspect.signature(factory).parameters.values()
+                        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            if not required:
+                found[f"{info.name}.{name}" if name != "panel" else info.name] = factory
     return found
 
 

@@ -1,0 +1,48 @@
+"""The benchmark harness itself (no timings are asserted: benchmarks report, tests do not time)."""
+
+import ipywidgets as widgets
+import pytest
+
+import benchmarks
+from benchmarks import __main__ as runner
+from benchmarks import engine, widgets as widget_bench
+
+
+def test_every_benchmark_module_is_discovered():
+    found = runner.discover()
+    assert {"engine", "widgets", "course"} <= set(found)
+    assert all(callable(module.run) for module in found.values())
+
+
+def test_percentile_interpolates_like_numpy():
+    assert benchmarks.percentile([1, 2, 3, 4], 50) == 2.5
+    assert benchmarks.percentile([10, 0, 20], 95) == pytest.approx(19.0)
+    with pytest.raises(ValueError):
+        benchmarks.percentile([], 50)
+
+
+def test_bare_and_world_models_serve_the_same_load():
+    # The ratio compares like with like: both finish about the requests offered.
+    n = 2000
+    assert engine.bare(n, seed=3) == n
+    assert abs(engine.world_run(n, seed=3, chain_name="pass-through") - n) < 5 * n**0.5
+    assert abs(engine.world_run(n, seed=3, chain_name="timeout+breaker+retry") - n) < 5 * n**0.5
+
+
+@pytest.mark.parametrize("control", [
+    widgets.IntSlider(value=0, min=0, max=1000, step=10),
+    widgets.FloatSlider(value=0.5, min=0.1, max=1.0, step=0.05),
+    widgets.FloatSlider(value=10.0, min=2.0, max=18.0, step=1.0),
+])
+def test_slider_values_stay_in_range_and_always_change(control):
+    values = widget_bench.slider_values(control, 30)
+    assert len(values) == 30
+    assert all(control.min <= v <= control.max for v in values)
+    assert values[0] != control.value
+    assert all(a != b for a, b in zip(values, values[1:]))
+
+
+def test_a_burst_of_changes_runs_far_fewer_times_than_it_changes():
+    panel = widget_bench.reference_panel()
+    runs, _ = widget_bench.latest_wins(panel, changes=10)
+    assert 1 <= runs <= 3
