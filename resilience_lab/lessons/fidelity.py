@@ -61,7 +61,7 @@ def mmc_wait(c: int, rho: float, mean_service: float = 1.0) -> float:
     return erlang_c(c, rho * c) / (c * mu - lam)
 
 
-def batch_means(values, batches: int = 20, level: float = 0.99):
+def batch_means(values, batches: int = 10, level: float = 0.999):
     """(mean, half-width of its ``level`` confidence interval) by batch means."""
     values = np.asarray(values, dtype=float)
     if len(values) < 2 * batches:
@@ -164,12 +164,12 @@ def little_world(*, rate: float = 150.0, seed: int = 3) -> World:
     return world
 
 
-def little_agreement(result, service: str, *, warmup: float = 5.0, batches: int = 20,
-                     level: float = 0.99) -> Agreement:
+def little_agreement(result, service: str, *, warmup: float = 5.0, batches: int = 10,
+                     level: float = 0.999) -> Agreement:
     """``L`` (mean busy + queued, from the samples) against ``lambda W`` (from the records).
 
     The time after ``warmup`` is cut into ``batches`` windows, leaving the last
-    5% of the run out so that no call counted is still unfinished. In each
+    5% of the run out so that the calls counted have (almost all) finished. In each
     window, ``L`` is the mean of the samples and ``lambda W`` the summed time in
     the service of the calls that arrived in it, divided by the window's length
     (the measured arrival rate times their mean time). The interval is on the
@@ -203,14 +203,15 @@ def saturation_agreement(workers: int, extra: float, *, rate: float | None = Non
 
     B is slow from t = 1 s; A's completions are counted from t = 2 s for
     ``window`` seconds. With every worker busy throughout, each finishes its
-    share of ``window / W`` calls give or take one, so the count is within ``N``
-    of ``N window / W``: the half-width is ``N / window`` calls per second.
+    share of ``window / W`` calls give or take one (B's own latency varies by
+    milliseconds, far less than a call over the window), so the count is within
+    ``N`` of ``N window / W``: the half-width is ``N / window`` calls per second.
     ``rate`` (default: twice ``N / W``) is the load offered.
     """
     limit = workers / worker_seconds(extra)
     rate = 2 * limit if rate is None else rate
     world = cascading.saturation_world(rate=rate, workers=workers, b_extra=extra,
-                                       fault=(1.0, 2.0 + window + 1.0), sample_every=1.0)
+                                       fault=(1.0, 2.0 + window + 1.0), seed=seed, sample_every=1.0)
     result = world.run(until=2.0 + window)
     measured = cascading.measured_throughput(result, "A", since=2.0, until=2.0 + window)
     return Agreement(measured, workers / window, limit)
