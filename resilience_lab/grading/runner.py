@@ -248,8 +248,9 @@ def _wait_reply(kernel: Kernel, msg_id: str, timeout: float):
 
 
 def _started(pending: Pending) -> bool:
-    """Wait for the kernel's set-up cell; keep its reply for :func:`_run`."""
-    pending.setup_reply = _wait_reply(pending.kernel, pending.setup_id, pending.job.limits.startup_timeout)
+    """Wait for the kernel's set-up cell (once); keep its reply for :func:`_run`."""
+    if pending.setup_reply is None:
+        pending.setup_reply = _wait_reply(pending.kernel, pending.setup_id, pending.job.limits.startup_timeout)
     return pending.setup_reply is not None and pending.setup_reply.get("status") == "ok"
 
 
