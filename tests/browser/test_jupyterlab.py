@@ -1,0 +1,307 @@
+"""The course as a student meets it: JupyterLab in a real (headless) browser.
+
+For every notebook in ``notebooks/``: open it in JupyterLab, Run > Run All Cells,
+and check that every cell ran with no error output, within RUN_ALL_LIMIT seconds;
+that each fault-injection panel is drawn as widgets (sliders, buttons, an image)
+and not as the text of a widget's repr; and that moving its first slider and
+pressing its first fault button each change the figure on screen. For the first
+exercise, a student's first pass (every cell run in turn with Shift+Enter) shows
+a FAIL line with a hint for each graded check, and its solution shows PASS lines.
+
+Screenshots land in ``screenshots/browser/`` (ignored by git): ``<name>.png`` is
+the screen with the panel after the interaction, ``<name>-full.png`` the whole
+notebook.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LESSONS = sorted(ROOT.glob("notebooks/*.ipynb"))
+EXERCISE = sorted(ROOT.glob("exercises/*.ipynb"))[:1]
+SOLUTION = [ROOT / "solutions" / p.name for p in EXERCISE]
+
+#: Seconds from pressing Run All Cells until the last cell has finished, kernel start
+#: included. The lessons take a few seconds each; the margin is for a busy 2-core CI.
+RUN_ALL_LIMIT = 90.0
+#: Seconds for JupyterLab to open a notebook and start its kernel.
+OPEN_LIMIT = 60.0
+#: Seconds for the panel to re-simulate and redraw after a slider or button changes.
+REDRAW_LIMIT = 30.0
+
+#: JavaScript: the status bar shows the notebook's kernel connected and idle ("Python 3 (ipykernel) | Idle").
+KERNEL_IDLE = ("[...document.querySelectorAll('.jp-StatusBar-TextItem')]"
+               ".some(e => /\\|\\s*Idle$/.test(e.textContent.trim()))")
+
+WIDGET_AS_TEXT = ("VBox(children=", "HBox(children=", "IntSlider(value=", "FloatSlider(value=",
+                  "Error displaying widget", "Loading widget...", "FaultPanel object at")
+
+
+def names(paths):
+    return [p.relative_to(ROOT).as_posix() for p in paths]
+
+
+def panel_cells(notebook) -> list[int]:
+    """Indices of the code cells that show a fault-injection panel."""
+    return [i for i, cell in enumerate(notebook.cells)
+            if cell.cell_type == "code" and re.search(r"(?:\bpanel|FaultPanel)\s*\(", cell.source)]
+
+
+class Notebook:
+    """A notebook open in JupyterLab in ``page``."""
+
+    def __init__(self, page, lab, relpath: str):
+        self.page, self.lab, self.relpath = page, lab, relpath
+        self.model = nbformat.read(lab.root / relpath, as_version=4)
+
+    def open(self):
+        # A new workspace for every test, so JupyterLab restores nothing from an earlier test.
+        self.page.goto(f"{self.lab.url}/lab/workspaces/{uuid.uuid4().hex}/tree/{self.relpath}?token={self.lab.token}")
+        expected = len(self.model.cells)
+        try:
+            self.page.wait_for_function(
+                "(n) => document.querySelectorAll("
+                "'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell').length === n",
+                arg=expected, timeout=OPEN_LIMIT * 1000)
+        except Exception as error:
+            shown = self.cells.count()
+            raise AssertionError(f"{self.relpath}: JupyterLab shows {shown} cells, the file has {expected}") from error
+        # The kernel is named in the notebook's metadata: no "Select Kernel" dialog, and it starts by itself.
+        # (The status bar says "Idle" only once the kernel is connected; the toolbar's indicator says so at once.)
+        self.page.wait_for_function(f"() => {KERNEL_IDLE}", timeout=OPEN_LIMIT * 1000)
+        # Every code cell drawn, with its empty prompt "[ ]:", before the student presses anything.
+        self.page.wait_for_function(
+            """(indices) => {
+                const cells = document.querySelectorAll(
+                    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell');
+                return indices.every(i => cells[i]?.querySelector('.jp-InputPrompt')?.textContent.trim() === '[ ]:');
+            }""", arg=self.code_indices(), timeout=OPEN_LIMIT * 1000, polling=200)
+        self.assert_no_dialog()
+        return self
+
+    def assert_no_dialog(self):
+        dialogs = self.page.locator(".jp-Dialog")
+        assert dialogs.count() == 0, f"a dialog blocks the student: {dialogs.first.inner_text()!r}"
+
+    @property
+    def cells(self):
+        return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
+
+    def cell(self, index):
+        return self.cells.nth(index)
+
+    def run_all(self) -> float:
+        """Run > Run All Cells from the menu; wait until every code cell has run. Returns seconds."""
+        began = time.monotonic()
+        self.page.locator("li.lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+        self.page.locator("#jp-mainmenu-run .lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        first = self.code_indices()[0]
+        try:
+            self.page.wait_for_function(
+                r"""(i) => /^\[(\*|\d+)\]:$/.test(document.querySelectorAll(
+                    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')[i]
+                    ?.querySelector('.jp-InputPrompt')?.textContent.trim() ?? '')""",
+                arg=first, timeout=OPEN_LIMIT * 1000, polling=100)
+        except Exception as error:
+            raise AssertionError(f"{self.relpath}: Run > Run All Cells did not start the first code cell") from error
+        self.wait_until_run(self.code_indices(), RUN_ALL_LIMIT - (time.monotonic() - began))
+        return time.monotonic() - began
+
+    def run_one_by_one(self):
+        """A student's first pass: select the first cell, then Shift+Enter through the notebook."""
+        self.cell(0).locator(".jp-InputPrompt").click()
+        for index, cell in enumerate(self.model.cells):
+            self.page.keyboard.press("Shift+Enter")
+            if cell.cell_type == "code":
+                self.wait_until_run([index], RUN_ALL_LIMIT)
+
+    def code_indices(self):
+        return [i for i, c in enumerate(self.model.cells) if c.cell_type == "code"]
+
+    def wait_until_run(self, indices, limit):
+        """Wait until each cell in ``indices`` shows an execution count ("[7]:") and the kernel is idle."""
+        try:
+            self.page.wait_for_function(
+                """(indices) => {
+                    const cells = document.querySelectorAll(
+                        '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell');
+                    const done = indices.every(i => /^\\[\\d+\\]:$/.test(
+                        cells[i]?.querySelector('.jp-InputPrompt')?.textContent.trim() ?? ''));
+                    return done && """ + KERNEL_IDLE + """;
+                }""", arg=indices, timeout=limit * 1000, polling=200)
+        except Exception as error:
+            prompts = [self.cell(i).locator(".jp-InputPrompt").text_content().strip() for i in indices]
+            raise AssertionError(f"{self.relpath}: cells not finished within {limit:.0f} s; "
+                                 f"prompts: {prompts}") from error
+
+    def errors(self, skip=()) -> list[str]:
+        """The text of every error or stderr output, as ``cell N: text``."""
+        found = []
+        for index in self.code_indices():
+            if index in skip:
+                continue
+            outputs = self.cell(index).locator(
+                '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+            for text in outputs.all_inner_texts():
+                found.append(f"cell {index}: {text[:2000]}")
+        return found
+
+    def widget_image_cells(self) -> list[int]:
+        """Indices of the cells whose output is a widget holding an image (a panel of any kind)."""
+        return self.page.evaluate("""() => [...document.querySelectorAll(
+                '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')]
+            .map((cell, i) => cell.querySelector(
+                '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"] img.widget-image')
+                ? i : -1)
+            .filter(i => i >= 0)""")
+
+    def output_text(self, index) -> str:
+        return self.cell(index).locator(".jp-OutputArea").inner_text()
+
+    def full_screenshot(self, path: Path):
+        """The whole notebook in one image: a window tall enough to show every cell."""
+        size = self.page.viewport_size
+        height = self.page.evaluate("""() => {
+            const outer = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer');
+            return outer ? outer.scrollHeight : document.body.scrollHeight;
+        }""")
+        self.page.set_viewport_size({"width": size["width"], "height": min(int(height) + 200, 16000)})
+        try:
+            self.page.evaluate("""() => {
+                const outer = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer');
+                if (outer) outer.scrollTop = 0;
+            }""")
+            self.page.wait_for_timeout(500)
+            self.page.screenshot(path=str(path))
+        finally:
+            self.page.set_viewport_size(size)
+
+
+def image_bytes(image) -> bytes:
+    return image.screenshot(animations="disabled")
+
+
+def wait_for_new_image(box, image, before: bytes, what: str):
+    deadline = time.monotonic() + REDRAW_LIMIT
+    while time.monotonic() < deadline:
+        image.page.wait_for_timeout(250)
+        if image.evaluate("img => img.complete && img.naturalWidth > 0") and image_bytes(image) != before:
+            return
+    raise AssertionError(f"the figure did not change within {REDRAW_LIMIT:.0f} s after {what}; "
+                         f"the panel reads: {box.inner_text()!r}")
+
+
+def drag_slider(page, slider):
+    """Drag a slider's handle with the mouse, as a student would, well away from where it is."""
+    slider.scroll_into_view_if_needed()
+    track = slider.locator(".noUi-base").bounding_box()
+    handle = slider.locator(".noUi-handle").bounding_box()
+    x0, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+    where = (x0 - track["x"]) / track["width"]
+    x1 = track["x"] + track["width"] * (0.75 if where < 0.5 else 0.15)
+    page.mouse.move(x0, y)
+    page.mouse.down()
+    page.mouse.move(x1, y, steps=8)
+    page.mouse.up()
+
+
+def check_panel(page, cell, label: str):
+    """The panel in ``cell`` is drawn as widgets, and its first slider and fault button redraw the figure."""
+    output = cell.locator(".jp-OutputArea")
+    text = output.inner_text()
+    for sign in WIDGET_AS_TEXT:
+        assert sign not in text, f"{label}: the panel shows as text ({sign!r}) instead of widgets: {text[:300]!r}"
+    box = output.locator(".widget-vbox").first
+    box.wait_for(timeout=REDRAW_LIMIT * 1000)
+    image = box.locator("img.widget-image").first
+    image.wait_for(timeout=REDRAW_LIMIT * 1000)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 100", arg=image.element_handle(),
+                           timeout=REDRAW_LIMIT * 1000)
+    sliders = box.locator(".widget-slider")
+    # A ToggleButton, or a ToggleButtons choice that is not the current one.
+    buttons = box.locator(".widget-toggle-button:not(.mod-active)")
+    assert sliders.count() + buttons.count() > 0, f"{label}: a panel with no slider and no fault button"
+    box.evaluate("box => box.scrollIntoView({block: 'start'})")
+    moved = []
+    if sliders.count():
+        slider = sliders.first
+        name = slider.locator(".widget-label").first.inner_text()
+        before = image_bytes(image)
+        drag_slider(page, slider)
+        wait_for_new_image(box, image, before, f"moving the slider {name!r}")
+        moved.append(name)
+    if buttons.count():
+        button = buttons.first
+        name = button.inner_text().strip()
+        before = image_bytes(image)
+        button.click()
+        wait_for_new_image(box, image, before, f"pressing the button {name!r}")
+        moved.append(name)
+    return moved
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=names(LESSONS))
+def test_lesson_runs_in_jupyterlab_and_its_panel_responds(page, lab, screenshots, path):
+    notebook = Notebook(page, lab, path.relative_to(ROOT).as_posix()).open()
+    took = notebook.run_all()
+    assert took <= RUN_ALL_LIMIT
+    notebook.assert_no_dialog()
+    assert notebook.errors() == []
+
+    panels = sorted(set(panel_cells(notebook.model)) | set(notebook.widget_image_cells()))
+    for index in panels:
+        check_panel(page, notebook.cell(index), f"{path.name} cell {index}")
+    everything = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").inner_text()
+    for sign in WIDGET_AS_TEXT:
+        assert sign not in everything, f"a widget shows as text: {sign!r}"
+
+    if panels:
+        notebook.cell(panels[0]).locator(".widget-vbox").first.evaluate("box => box.scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(screenshots / f"{path.stem}.png"))
+    notebook.full_screenshot(screenshots / f"{path.stem}-full.png")
+    print(f"{path.name}: ran all cells in {took:.1f} s, {len(panels)} panel(s)")
+
+
+def graded(notebook):
+    return [(i, c.metadata["resilience_lab"]["check"], c.metadata["resilience_lab"]["points"])
+            for i, c in enumerate(notebook.model.cells) if "check" in c.metadata.get("resilience_lab", {})]
+
+
+@pytest.mark.parametrize("path", EXERCISE, ids=names(EXERCISE))
+def test_untouched_exercise_shows_a_fail_line_with_a_hint_per_check(page, lab, screenshots, path):
+    notebook = Notebook(page, lab, path.relative_to(ROOT).as_posix()).open()
+    notebook.run_one_by_one()
+    checks = graded(notebook)
+    assert checks, "an exercise without graded check cells"
+    assert notebook.errors(skip={i for i, _, _ in checks}) == []
+    for index, check_id, points in checks:
+        text = notebook.output_text(index)
+        assert re.search(rf"^FAIL  {re.escape(check_id)}  0/{points} points: .+", text, re.M), text[:500]
+        assert re.search(r"^\s+hint: .+", text, re.M), text[:500]
+        assert "PASS" not in text
+    notebook.cell(checks[0][0]).scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / f"exercise-{path.stem}.png"))
+    notebook.full_screenshot(screenshots / f"exercise-{path.stem}-full.png")
+
+
+@pytest.mark.parametrize("path", SOLUTION, ids=names(SOLUTION))
+def test_solution_shows_a_pass_line_per_check(page, lab, screenshots, path):
+    notebook = Notebook(page, lab, path.relative_to(ROOT).as_posix()).open()
+    took = notebook.run_all()
+    assert took <= RUN_ALL_LIMIT
+    assert notebook.errors() == []
+    checks = graded(notebook)
+    assert checks
+    for index, check_id, points in checks:
+        text = notebook.output_text(index)
+        assert re.search(rf"^PASS  {re.escape(check_id)}  {points}/{points} points$", text, re.M), text[:500]
+        assert "FAIL" not in text
+    notebook.cell(checks[0][0]).scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / f"solution-{path.stem}.png"))
