@@ -4,8 +4,8 @@ The kernel is launched directly (not through a kernelspec) by a few lines of
 Python that first set ``resource`` limits on the kernel process: its address
 space (``RLIMIT_AS``, so a memory bomb gets ``MemoryError`` or dies instead of
 starving the machine), CPU seconds (a backstop behind the wall-clock limits),
-and the size of any file it writes. ``JPY_PARENT_PID`` makes the kernel exit if
-the grader dies. Launching returns at once; :meth:`Kernel.wait_ready` waits,
+the size of any file it writes (its own log included), and no core dumps.
+``JPY_PARENT_PID`` makes the kernel exit if the grader dies. Launching returns at once; :meth:`Kernel.wait_ready` waits,
 which lets a worker start the next submission's kernel while it grades the
 current one.
 
@@ -39,6 +39,7 @@ if cpu > 0:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
 if fsize > 0:
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 sys.argv = ["ipykernel_launcher", "-f", connection, "--HistoryManager.enabled=False", "--IPKernelApp.quiet=False"]
 from ipykernel import kernelapp
 kernelapp.launch_new_instance()
