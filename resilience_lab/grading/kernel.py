@@ -5,13 +5,16 @@ Python that first set ``resource`` limits on the kernel process: its address
 space (``RLIMIT_AS``, so a memory bomb gets ``MemoryError`` or dies instead of
 starving the machine), CPU seconds (a backstop behind the wall-clock limits),
 the size of any file it writes (its own log included), and no core dumps.
-``JPY_PARENT_PID`` makes the kernel exit if the grader dies. Launching returns at once; :meth:`Kernel.wait_ready` waits,
-which lets a worker start the next submission's kernel while it grades the
-current one.
+``JPY_PARENT_PID`` makes the kernel exit if the grader dies.
 
-:meth:`Kernel.execute` runs one cell and returns a :class:`CellRun`: its
-outputs, whether it raised, and whether it ended the kernel's life (time limit,
-output cap, or the kernel died).
+Launching returns at once, and the first cell (the grader's set-up) can be sent
+straight away: the kernel runs it as soon as it is up. That lets a worker start
+the next submission's kernel while it grades the current one.
+
+:meth:`Kernel.send` sends one cell; :meth:`Kernel.collect` waits for it and
+returns a :class:`CellRun`: its outputs, whether it raised, the grader's
+verdict messages, and whether it ended the kernel's life (time limit, output
+cap, or the kernel died).
 """
 
 from __future__ import annotations
@@ -88,7 +91,6 @@ class Kernel:
         self.client.load_connection_file()
         self.client.start_channels()
         self.output_used = 0
-        self.ready = False
 
     def log_tail(self, size: int = 300) -> str:
         """The end of what the kernel printed (why it did not start)."""
@@ -112,20 +114,6 @@ class Kernel:
             except ValueError:
                 return f"the kernel was killed by signal {-code}"
         return f"the kernel exited with code {code}"
-
-    def wait_ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                return False
-            try:
-                self.client.wait_for_ready(timeout=min(2.0, max(0.1, deadline - time.monotonic())))
-                self.ready = True
-                return True
-            except RuntimeError:
-                if not self.alive():
-                    return False
-        return False
 
     def send(self, code: str, *, silent_history: bool = True) -> str:
         return self.client.execute(code, store_history=not silent_history, allow_stdin=False, stop_on_error=False)
