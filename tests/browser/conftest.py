@@ -161,6 +161,16 @@ class LabServer:
             if (ROOT / folder).is_dir():
                 shutil.copytree(ROOT / folder, self.root / folder,
                                 ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        for attempt in range(3):
+            if self._launch():
+                return self
+            # Another process took the free port between our check and the server's bind: try another.
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        raise RuntimeError(f"jupyter lab found no free port:\n{self.log()}")
+
+    def _launch(self) -> bool:
+        """Start the server and wait until it answers; False if its port was taken."""
         command = [
             sys.executable, "-m", "jupyter", "lab", "--no-browser",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
@@ -176,10 +186,12 @@ class LabServer:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "already in use" in self.log():
+                    return False
                 raise RuntimeError(f"jupyter lab exited with {self.process.returncode}:\n{self.log()}")
             try:
                 self.api("GET", "/api/status")
-                return self
+                return True
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.25)
         raise RuntimeError(f"jupyter lab did not answer within {SERVER_START_TIMEOUT:.0f} s:\n{self.log()}")
