@@ -80,7 +80,8 @@ class Kernel:
     def __init__(self, workdir, env, limits: Limits, python=sys.executable):
         self.limits = limits
         self.connection_file = os.path.join(workdir, ".kernel.json")
-        write_connection_file(self.connection_file, ip="127.0.0.1")
+        # Unix sockets in the grading folder: no TCP ports to race for between kernels.
+        write_connection_file(self.connection_file, transport="ipc", ip=os.path.join(workdir, ".k"))
         cpu = int(limits.notebook_timeout + limits.startup_timeout + 30)
         self.log = open(os.path.join(workdir, ".kernel.log"), "wb")
         self.process = subprocess.Popen(
