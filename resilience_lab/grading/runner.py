@@ -197,8 +197,8 @@ def finish(pending: Pending) -> dict:
     began = time.monotonic()
     try:
         if not pending.error and not _started(pending):
-            # No student code has run yet: a kernel that failed to start (a port taken
-            # by another process in the meantime) is the grader's problem; try once more.
+            # No student code has run yet: a kernel that failed to start (a machine
+            # short of memory or processes for a moment) is the grader's problem; try once more.
             kernel.shutdown()
             shutil.rmtree(pending.folder, ignore_errors=True)
             pending = start(job)
