@@ -128,18 +128,25 @@ class Notebook:
     def wait_until_run(self, indices, limit):
         """Wait until each cell in ``indices`` shows an execution count ("[7]:") and the kernel is idle."""
         try:
-            self.page.wait_for_function(
+            state = self.page.wait_for_function(
                 """(indices) => {
                     const cells = document.querySelectorAll(
                         '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell');
-                    const done = indices.every(i => /^\\[\\d+\\]:$/.test(
-                        cells[i]?.querySelector('.jp-InputPrompt')?.textContent.trim() ?? ''));
-                    return done && """ + KERNEL_IDLE + """;
-                }""", arg=indices, timeout=limit * 1000, polling=200)
+                    const prompt = i => cells[i]?.querySelector('.jp-InputPrompt')?.textContent.trim() ?? '';
+                    if (!(""" + KERNEL_IDLE + """)) return false;
+                    if (indices.every(i => /^\\[\\d+\\]:$/.test(prompt(i)))) return 'done';
+                    // Run All stops at a cell that raises: the cells after it are never run.
+                    const raised = indices.some(i => /^\\[\\d+\\]:$/.test(prompt(i)) && cells[i].querySelector(
+                        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'));
+                    return raised && !indices.some(i => prompt(i) === '[*]:') ? 'stopped' : false;
+                }""", arg=indices, timeout=limit * 1000, polling=200).json_value()
         except Exception as error:
             prompts = [self.cell(i).locator(".jp-InputPrompt").text_content().strip() for i in indices]
             raise AssertionError(f"{self.relpath}: cells not finished within {limit:.0f} s; "
                                  f"prompts: {prompts}") from error
+        if state == "stopped":
+            errors = "\n".join(self.errors())
+            raise AssertionError(f"{self.relpath}: a cell raised, and the cells after it did not run:\n{errors}")
 
     def errors(self, skip=()) -> list[str]:
         """The text of every error or stderr output, as ``cell N: text``."""
