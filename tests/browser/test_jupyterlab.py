@@ -2,15 +2,17 @@
 
 For every notebook in ``notebooks/``: open it in JupyterLab, Run > Run All Cells,
 and check that every cell ran with no error output, within RUN_ALL_LIMIT seconds;
-that each fault-injection panel is drawn as widgets (sliders, buttons, an image)
-and not as the text of a widget's repr; and that moving its first slider and
-pressing its first fault button each change the figure on screen. For the first
+that each fault-injection panel (a cell that calls ``panel(...)``, or any widget
+output holding an image) is drawn as widgets (sliders, buttons, an image) and not
+as the text of a widget's repr; and that moving its first slider and pressing its
+first fault button each change the figure on screen. For the first
 exercise, a student's first pass (every cell run in turn with Shift+Enter) shows
 a FAIL line with a hint for each graded check, and its solution shows PASS lines.
 
 Screenshots land in ``screenshots/browser/`` (ignored by git): ``<name>.png`` is
-the screen with the panel after the interaction, ``<name>-full.png`` the whole
-notebook.
+the screen with the panel after the interaction (or the end of a notebook without
+one), ``<name>-full.png`` the whole notebook; ``exercise-*`` and ``solution-*`` show
+the first check cell. A failed test leaves ``failed-<test>.png``.
 """
 
 from __future__ import annotations
