@@ -26,7 +26,22 @@ from dataclasses import dataclass
 
 
 class CheckFailed(AssertionError):
-    """A graded check did not pass; the message says why."""
+    """A graded check did not pass; the message says why.
+
+    In a notebook it shows as one line, not a traceback into this package: the
+    FAIL line and hint printed just above already say everything useful.
+    """
+
+    def _render_traceback_(self):  # IPython's hook for how an exception is shown
+        return [f"CheckFailed: {self}"]
+
+
+class Points(int):
+    """The points a passed check earned: an ``int`` that a notebook does not echo
+    under the PASS line when the check is a cell's last expression."""
+
+    def _ipython_display_(self):
+        pass
 
 
 @dataclass(frozen=True)
@@ -60,7 +75,7 @@ def graded(check_id: str, *, points: int, hint: str):
                 problem = f"your code raised {type(error).__name__}: {error}"
             else:
                 print(f"PASS  {check_id}  {points}/{points} points")
-                return points
+                return Points(points)
             print(f"FAIL  {check_id}  0/{points} points: {problem}\n      hint: {hint}")
             raise CheckFailed(f"{check_id}: {problem}")
 
