@@ -17,6 +17,10 @@ runs a modified copy.
 A change re-simulates and redraws on a background thread, so the kernel stays
 free. Settings that arrive while a run is under way are not queued: when the run
 ends, only the latest setting is run next (the latest setting wins).
+
+:class:`Panel` is that machinery alone (controls, a figure, a status line, the
+background runner); lessons whose knobs are not faults (a timeout's value, a
+breaker's threshold, a jitter scheme) subclass it and say what one setting runs.
 """
 
 from __future__ import annotations
@@ -96,7 +100,83 @@ def world_with(world, settings: dict, window):
     return changed
 
 
-class FaultPanel:
+class Panel:
+    """Controls, a figure and a status line, re-run on a background thread.
+
+    The machinery every lesson's panel shares. A subclass builds its
+    ``controls`` (a dict of ipywidgets, keyed by a name or a tuple of names) and
+    its ``figure`` (an object with ``update(result)`` and ``png()``), calls
+    ``super().__init__()``, and defines :meth:`simulate`. Each change of a
+    control submits the current settings to a :class:`LatestWins` runner, which
+    simulates, updates the figure's artists and shows the new PNG; the first
+    drawing happens at once, so the panel never appears empty.
+    """
+
+    columns = 3  # controls per row
+
+    def __init__(self):
+        self.image = widgets.Image(format="png")
+        self.status = widgets.HTML()
+        self.result = None
+        self._render_lock = threading.Lock()
+        self.runner = LatestWins(self._render)
+        controls = list(self.controls.values())
+        for control in controls:
+            control.observe(self._changed, names="value")
+        rows = [widgets.HBox(controls[i:i + self.columns]) for i in range(0, len(controls), self.columns)]
+        self.widget = widgets.VBox([*rows, self.status, self.image])
+        self._render(self.settings())
+
+    def simulate(self, settings):
+        """Run what ``settings`` describe and return what ``figure.update`` takes."""
+        raise NotImplementedError
+
+    def describe(self, result, seconds: float) -> str:
+        """The status line (HTML) under the controls after a redraw."""
+        return f"simulated in {seconds * 1000:.0f} ms"
+
+    def settings(self) -> dict:
+        """The controls' current values, keyed like ``controls``."""
+        return {key: control.value for key, control in self.controls.items()}
+
+    def _changed(self, change):
+        self.status.value = "<i>simulating…</i>"
+        self.runner.submit(self.settings())
+
+    def _render(self, settings):
+        with self._render_lock:
+            began = time.perf_counter()
+            try:
+                result = self.simulate(settings)
+            except ValueError as error:
+                self.status.value = f"<b>Cannot run this setting:</b> {error}"
+                return
+            self.result = result
+            self.figure.update(result)
+            self.image.value = self.figure.png()
+            self.status.value = self.describe(result, time.perf_counter() - began)
+
+    @staticmethod
+    def _name(key) -> str:
+        return key if isinstance(key, str) else "_".join(key)
+
+    def set(self, **values) -> None:
+        """Set controls by name (a tuple key's parts joined by ``_``, as in
+        ``panel.set(B_latency=480)``) and wait for the redraw."""
+        by_name = {self._name(key): control for key, control in self.controls.items()}
+        for name, value in values.items():
+            if name not in by_name:
+                raise ValueError(f"no control {name!r}; controls: {', '.join(by_name)}")
+            by_name[name].value = value
+        self.runner.wait()
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class FaultPanel(Panel):
     """Widgets that inject faults into ``world`` and show the run. See the module."""
 
     def __init__(self, world, *, until=30.0, window=(10.0, 20.0), controls=None,
@@ -121,16 +201,7 @@ class FaultPanel:
                 value=rates[0], min=0, max=round(rates[0] * 3), step=5,
                 description="load (req/s)", continuous_update=False, style={"description_width": "initial"},
             )
-        self.image = widgets.Image(format="png")
-        self.status = widgets.HTML()
-        self.result = None
-        self._render_lock = threading.Lock()
-        self.runner = LatestWins(self._render)
-        for control in self.controls.values():
-            control.observe(self._changed, names="value")
-        rows = [widgets.HBox(list(self.controls.values())[i:i + 3]) for i in range(0, len(self.controls), 3)]
-        self.widget = widgets.VBox([*rows, self.status, self.image])
-        self._render(self.settings())
+        super().__init__()
 
     def _control(self, service, knob):
         style = {"description_width": "initial"}
@@ -147,37 +218,8 @@ class FaultPanel:
         label = f"{service} down" if knob == "outage" else f"kill {service} instance 0"
         return widgets.ToggleButton(value=False, description=label, button_style="danger", icon="bolt")
 
-    def settings(self) -> dict:
-        """The controls' current values, keyed by ``(service, knob)``."""
-        return {key: control.value for key, control in self.controls.items()}
+    def simulate(self, settings):
+        return world_with(self.world, settings, self.window).run(self.until)
 
-    def _changed(self, change):
-        self.status.value = "<i>simulating…</i>"
-        self.runner.submit(self.settings())
-
-    def _render(self, settings):
-        with self._render_lock:
-            began = time.perf_counter()
-            try:
-                self.result = world_with(self.world, settings, self.window).run(self.until)
-            except ValueError as error:
-                self.status.value = f"<b>Cannot run this setting:</b> {error}"
-                return
-            self.figure.update(self.result)
-            self.image.value = self.figure.png()
-            took = time.perf_counter() - began
-            self.status.value = f"simulated {self.until:g} s in {took * 1000:.0f} ms"
-
-    def set(self, **values) -> None:
-        """Set controls by name, e.g. ``panel.set(B_latency=480)``, and wait for the redraw."""
-        for name, value in values.items():
-            service, _, knob = name.rpartition("_")
-            if (service, knob) not in self.controls:
-                raise ValueError(f"no control {name!r}; controls: {', '.join(f'{s}_{k}' for s, k in self.controls)}")
-            self.controls[(service, knob)].value = value
-        self.runner.wait()
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
+    def describe(self, result, seconds):
+        return f"simulated {self.until:g} s in {seconds * 1000:.0f} ms"

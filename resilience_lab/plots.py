@@ -99,7 +99,7 @@ class RunFigure:
 
     def png(self) -> bytes:
         """The figure as PNG bytes (what the widgets show)."""
-        return _figure_png(self.fig)
+        return figure_png(self.fig)
 
 
 def plot_run(result, services=None, *, title=None, bucket=0.5):
@@ -127,7 +127,7 @@ def plot_pools(result, services=None):
     return fig
 
 
-def _figure_png(fig) -> bytes:
+def figure_png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
@@ -145,7 +145,7 @@ def _show_figures_in_notebooks() -> None:
         return
     shell = get_ipython()
     if shell is not None:
-        shell.display_formatter.formatters["image/png"].for_type(Figure, _figure_png)
+        shell.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
 
 
 _show_figures_in_notebooks()

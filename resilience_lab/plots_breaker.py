@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch
 
 from .outcomes import Outcome
-from .plots import FAULT_COLOUR, _figure_png
+from .plots import FAULT_COLOUR, figure_png
 from .world.breaker_policy import breaker_states
 
 STATE_COLOURS = {
@@ -220,7 +220,7 @@ class BreakerFigure:
         return self.fig
 
     def png(self) -> bytes:
-        return _figure_png(self.fig)
+        return figure_png(self.fig)
 
 
 def sent_per_second(result, route, bucket=0.5):

@@ -63,3 +63,26 @@ def test_unknown_controls_are_refused_by_name():
     panel = FaultPanel(world, until=5, window=(1, 2), controls={"B": ["latency"]})
     with pytest.raises(ValueError, match="no control 'A_workers'"):
         panel.set(A_workers=3)
+
+
+def test_timeout_panel_bounds_the_cascade_only_while_a_timeout_is_set():
+    from resilience_lab.lessons import timeouts
+
+    panel = timeouts.panel()  # B 480 ms slower, 100 ms timeout
+    with_timeout = panel.image.value
+    assert timeouts.peak_busy(panel.result, "A", 10, 20) < 0.9
+    panel.set(timeout=0)
+    assert panel.image.value != with_timeout
+    assert timeouts.peak_busy(panel.result, "A", 10, 20) == 1.0
+    assert "timed out" in panel.status.value
+
+
+def test_herd_panel_jitter_lowers_the_peak_after_recovery():
+    from resilience_lab.lessons import retries
+
+    panel = retries.panel()
+    no_jitter = retries.peak_after(panel.result[0], since=1.0)
+    before = panel.image.value
+    panel.set(jitter="full")
+    assert panel.image.value != before
+    assert retries.peak_after(panel.result[0], since=1.0) < no_jitter / 2

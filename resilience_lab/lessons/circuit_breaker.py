@@ -23,6 +23,7 @@ import math
 
 from ..outcomes import Outcome
 from ..patterns.circuit_breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from ..panel import Panel
 from ..patterns.timeout import Timeout
 from ..world import LogNormal, World
 from ..world.breaker_policy import BreakerPolicy, breaker_states
@@ -166,12 +167,13 @@ def compare(*, mode="hang", error_rate=None, breakers=None, title=None):
     return results, plot_breaker_runs(results, title=title)
 
 
-class BreakerPanel:
+class BreakerPanel(Panel):
     """Take B down (refusing or hanging), tune the breaker, and watch A with and without it.
 
-    Each change re-runs both worlds on a background thread (the latest setting wins,
-    as in :class:`~resilience_lab.panel.FaultPanel`) and redraws one
-    :class:`~resilience_lab.plots_breaker.BreakerFigure`.
+    Each change re-runs the world with the breaker on a background thread (the
+    latest setting wins, see :class:`~resilience_lab.panel.Panel`) and redraws one
+    :class:`~resilience_lab.plots_breaker.BreakerFigure`. The run without the
+    breaker depends only on the outage, so moving a breaker slider reuses it.
     """
 
     LABELS = ("timeout only", "with the breaker")
@@ -179,7 +181,6 @@ class BreakerPanel:
     def __init__(self):
         import ipywidgets as widgets
 
-        from ..panel import LatestWins
         from ..plots_breaker import BreakerFigure
 
         style = {"description_width": "initial"}
@@ -193,53 +194,30 @@ class BreakerPanel:
             "open_for": widgets.FloatSlider(value=3.0, min=0.5, max=10.0, step=0.5, description="open for (s)",
                                             continuous_update=False, style=style),
         }
+        self.columns = 2
         self.figure = BreakerFigure(self.LABELS, title="B is down in the shaded window")
-        self.image = widgets.Image(format="png")
-        self.status = widgets.HTML()
-        self.results = None
-        self.runner = LatestWins(self._render)
-        for control in self.controls.values():
-            control.observe(lambda change: self._changed(), names="value")
-        self.widget = widgets.VBox([
-            widgets.HBox([self.controls["mode"], self.controls["outage"]]),
-            widgets.HBox([self.controls["failure_rate"], self.controls["open_for"]]),
-            self.status, self.image,
-        ])
-        self._render(self.settings())
+        self._without = {}  # (mode, outage) -> the run without a breaker
+        super().__init__()
 
-    def settings(self) -> dict:
-        return {name: control.value for name, control in self.controls.items()}
+    @property
+    def results(self):
+        return self.result
 
-    def _changed(self):
-        self.status.value = "<i>simulating…</i>"
-        self.runner.submit(self.settings())
-
-    def _render(self, settings):
+    def simulate(self, settings):
         outage = (OUTAGE[0], OUTAGE[0] + settings["outage"])
+        key = (settings["mode"], outage)
+        if key not in self._without:
+            self._without = {key: outage_world(None, mode=settings["mode"], outage=outage).run(UNTIL)}
         breaker = lesson_breaker(failure_rate=settings["failure_rate"], open_for=settings["open_for"])
-        self.results = {
-            label: outage_world(b, mode=settings["mode"], outage=outage).run(UNTIL)
-            for label, b in zip(self.LABELS, (None, breaker))
-        }
-        self.figure.update(self.results)
-        self.image.value = self.figure.png()
-        healed = recovered_at(self.results[self.LABELS[1]], outage[1])
-        self.status.value = (f"with the breaker, A answered ok again {healed - outage[1]:.2f} s after B healed; "
-                             f"A sent {sent_during(self.results[self.LABELS[0]], *outage)} calls into the outage "
-                             f"without it, {sent_during(self.results[self.LABELS[1]], *outage)} with it")
+        with_breaker = outage_world(breaker, mode=settings["mode"], outage=outage).run(UNTIL)
+        return dict(zip(self.LABELS, (self._without[key], with_breaker)))
 
-    def set(self, **values):
-        """Set controls by name (``panel.set(mode="fail", open_for=5)``) and wait for the redraw."""
-        for name, value in values.items():
-            if name not in self.controls:
-                raise ValueError(f"no control {name!r}; controls: {', '.join(self.controls)}")
-            self.controls[name].value = value
-        self.runner.wait()
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
+    def describe(self, results, seconds):
+        outage = (OUTAGE[0], OUTAGE[0] + self.controls["outage"].value)
+        healed = recovered_at(results[self.LABELS[1]], outage[1])
+        return (f"with the breaker, A answered ok again {healed - outage[1]:.2f} s after B healed; "
+                f"A sent {sent_during(results[self.LABELS[0]], *outage)} calls into the outage "
+                f"without it, {sent_during(results[self.LABELS[1]], *outage)} with it")
 
 
 def panel() -> BreakerPanel:

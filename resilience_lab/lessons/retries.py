@@ -24,6 +24,7 @@ import copy
 import math
 import random
 
+import ipywidgets as widgets
 import numpy as np
 import simpy
 from matplotlib.figure import Figure
@@ -31,7 +32,8 @@ from matplotlib.figure import Figure
 from ..outcomes import Outcome
 from ..patterns.retry import JITTERS, TRANSIENT, Backoff, Retry, RetryBudget
 from ..patterns.timeout import Timeout
-from ..plots import COLOURS, FAULT_COLOUR
+from ..panel import Panel
+from ..plots import COLOURS, FAULT_COLOUR, figure_png
 from ..world import CLIENT, LogNormal, World
 
 LABELS = {"none": "no jitter", "full": "Full Jitter", "equal": "Equal Jitter", "decorrelated": "Decorrelated Jitter"}
@@ -172,15 +174,15 @@ def plot_brooker(table):
 HERD_OUTAGE = (0.0, 1.0)
 
 
-def herd_world(backoff, *, seed=2, requests_at=(0.0, 0.05), rate=10_000.0) -> World:
-    """About 500 requests arrive in 50 ms while the database is down (0 to 1 s);
-    each retries up to 8 attempts with ``backoff`` (a :class:`Backoff` or
-    anything with its ``delay`` method)."""
+def herd_world(backoff, *, seed=2, requests_at=(0.0, 0.05), rate=10_000.0, outage=HERD_OUTAGE) -> World:
+    """About 500 requests arrive in 50 ms while the database is down (``outage``,
+    0 to 1 s by default); each retries up to 8 attempts with ``backoff`` (a
+    :class:`Backoff` or anything with its ``delay`` method)."""
     world = World(seed=seed, sample_every=0.01)
     world.service("db", workers=1000, latency=0.005)
     world.load("db", rate=rate, start=requests_at[0], end=requests_at[1])
     world.protect(CLIENT, "db", Retry(max_attempts=8, backoff=backoff))
-    world.inject_outage("db", start=HERD_OUTAGE[0], end=HERD_OUTAGE[1])
+    world.inject_outage("db", start=outage[0], end=outage[1])
     return world
 
 
@@ -317,3 +319,66 @@ __all__ = [
     "herd_world", "lookup_world", "peak_after", "plot_amplification", "plot_brooker", "plot_herd",
     "plot_schedules", "sample_schedules",
 ]
+
+
+# -- the panel -------------------------------------------------------------------
+class HerdFigure:
+    """Attempts per second at the database, the outage shaded; :meth:`update` moves the data."""
+
+    def __init__(self, bucket=0.01):
+        self.bucket = bucket
+        self.fig = Figure(figsize=(9, 3.2), dpi=80)
+        self.fig.subplots_adjust(left=0.09, right=0.98, top=0.88, bottom=0.16)
+        self.ax = self.fig.subplots()
+        (self.line,) = self.ax.plot([], [], color=COLOURS[0], lw=1)
+        self.shade = None
+        self.ax.set_ylabel("attempts / s")
+        self.ax.set_xlabel("simulated time (s)   (shaded: the database is down)")
+        self.ax.grid(True, alpha=0.3)
+
+    def update(self, run):
+        result, outage = run
+        t, per_second = arrivals_per_second(result, "db", self.bucket)
+        self.line.set_data(t, per_second)
+        if self.shade is not None:
+            self.shade.remove()
+        self.shade = self.ax.axvspan(*outage, color=FAULT_COLOUR, alpha=0.25, lw=0)
+        self.ax.set_xlim(0, result.until)
+        self.ax.set_ylim(0, max(1.0, per_second.max()) * 1.1)
+        self.ax.set_title(f"peak after recovery: {peak_after(result, since=outage[1]):,.0f} attempts/s",
+                          fontsize=10, loc="left")
+        return self.fig
+
+    def png(self) -> bytes:
+        return figure_png(self.fig)
+
+
+class HerdPanel(Panel):
+    """500 requests fail together while the database is down; pick the jitter
+    and the outage's length, and watch when their retries arrive."""
+
+    def __init__(self):
+        style = {"description_width": "initial"}
+        self.controls = {
+            "jitter": widgets.ToggleButtons(options=[(LABELS[j], j) for j in JITTERS], value="none"),
+            "outage": widgets.FloatSlider(value=1.0, min=0.2, max=2.5, step=0.1, description="outage (s)",
+                                          continuous_update=False, style=style),
+        }
+        self.columns = 1
+        self.figure = HerdFigure()
+        super().__init__()
+
+    def simulate(self, settings):
+        outage = (0.0, settings["outage"])
+        result = herd_world(Backoff(settings["jitter"], 0.1, 5.0), outage=outage).run(outage[1] + 3.0)
+        return result, outage
+
+    def describe(self, run, seconds):
+        result, outage = run
+        return (f"{len(result.arrivals['db']):,} attempts reached the database "
+                f"(simulated in {seconds * 1000:.0f} ms)")
+
+
+def panel() -> HerdPanel:
+    """The lesson's panel (see :class:`HerdPanel`)."""
+    return HerdPanel()

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import math
 
+import ipywidgets as widgets
 import numpy as np
 
 from ..outcomes import Outcome
+from ..panel import Panel
+from ..plots import RunFigure
 from ..patterns.deadline import Deadline
 from ..patterns.timeout import Timeout
 from ..world import World
@@ -217,3 +220,39 @@ def waste_table(results, loss=(10.0, 20.0), until=40.0):
         }
         for label, result in results.items()
     }
+
+
+# -- the panel -------------------------------------------------------------------
+class TimeoutPanel(Panel):
+    """Lesson 1's cascade with a timeout on A's calls to B: slow B down, set the
+    timeout (0 ms: none), and watch whether A and C stay responsive.
+
+    B is slowed during t = 10 s to 20 s of a 30 s run, as in lesson 1.
+    """
+
+    def __init__(self, *, b_extra_ms=480, timeout_ms=int(TIMEOUT * 1000)):
+        style = {"description_width": "initial"}
+        self.controls = {
+            "B_latency": widgets.IntSlider(value=b_extra_ms, min=0, max=1000, step=10,
+                                           description="B extra latency (ms)", continuous_update=False, style=style),
+            "timeout": widgets.IntSlider(value=timeout_ms, min=0, max=1000, step=10,
+                                         description="A→B timeout (ms, 0 = none)", continuous_update=False,
+                                         style=style),
+        }
+        self.figure = RunFigure(["C", "A", "B"], title="client → C → A → B, with a timeout on A's calls to B")
+        super().__init__()
+
+    def simulate(self, settings):
+        timeout = settings["timeout"] / 1000 or None
+        return slow_b_world(timeout, b_extra=settings["B_latency"] / 1000).run(until=30)
+
+    def describe(self, result, seconds):
+        slow = (10.0, 20.0)
+        return (f"while B was slow, A's pool was at most {peak_busy(result, 'A', *slow):.0%} busy and "
+                f"{false_timeout_share(result, since=slow[0], until=slow[1]):.0%} of its calls to B timed out "
+                f"(simulated in {seconds * 1000:.0f} ms)")
+
+
+def panel() -> TimeoutPanel:
+    """The lesson's panel (see :class:`TimeoutPanel`)."""
+    return TimeoutPanel()
