@@ -24,6 +24,7 @@ import math
 from ..outcomes import Outcome
 from ..patterns.circuit_breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from ..panel import Panel
+from .measure import p99, peak_busy, recovered_at  # noqa: F401  (the lesson uses them as lesson.*)
 from ..patterns.timeout import Timeout
 from ..world import LogNormal, World
 from ..world.breaker_policy import BreakerPolicy, breaker_states
@@ -114,35 +115,6 @@ def sent_while_tripped(result, route="A->B", outage=OUTAGE):
 def half_open_episodes(result, route="A->B", outage=OUTAGE):
     """How many times the breaker went half-open during the outage."""
     return sum(1 for t, state in breaker_states(result, route) if state == HALF_OPEN and outage[0] <= t < outage[1])
-
-
-def peak_busy(result, service, since, until):
-    """The largest share (0 to 1) of ``service``'s workers busy during ``[since, until)``."""
-    times, busy, _, capacity = result.pool(service)
-    inside = (times >= since) & (times < until)
-    return float((busy[inside] / capacity[inside]).max()) if inside.any() else 0.0
-
-
-def p99(result, service, since, until):
-    """The p99 latency (s) of the calls to ``service`` that started in ``[since, until)``."""
-    import numpy as np
-
-    mask = result.calls_to(service) & (result.start >= since) & (result.start < until)
-    return float(np.percentile(result.latency[mask], 99)) if mask.any() else math.nan
-
-
-def recovered_at(result, since, service="A", bucket=0.25, share=0.95):
-    """The first time after ``since`` from which ``service`` answers ``ok`` at least
-    ``share`` of its calls in every bucket (``inf`` if it never does)."""
-    import numpy as np
-
-    s = result.summary(service, bucket)
-    good = (s.throughput > 0) & (s.goodput >= share * s.throughput)
-    after = s.time >= since
-    for i in np.nonzero(after)[0]:
-        if good[i:].all():
-            return float(s.time[i])
-    return math.inf
 
 
 def streak_calls(error_rate, threshold):

@@ -33,6 +33,7 @@ from ..patterns.deadline import Deadline
 from ..patterns.timeout import Timeout
 from ..world import World
 from . import cascading
+from .measure import mean_busy, p99, peak_busy, recovered_at  # noqa: F401  (the lesson uses them as lesson.*)
 
 B_LATENCY = cascading.B_LATENCY  # LogNormal, median 20 ms
 RATE, A_WORKERS = 150.0, 50
@@ -79,26 +80,6 @@ def false_timeout_share(result, caller="A", target="B", since=0.0, until=math.in
     mask = result.calls_to(target, caller) & (result.outcome != Outcome.UNFINISHED)
     mask &= (result.start >= since) & (result.start < until)
     return float(np.mean(result.outcome[mask] == Outcome.TIMEOUT)) if mask.any() else math.nan
-
-
-def mean_busy(result, service, since, until):
-    """Mean share (0 to 1) of ``service``'s workers busy during ``[since, until)``."""
-    times, busy, _, capacity = result.pool(service)
-    inside = (times >= since) & (times < until)
-    return float(np.mean(busy[inside] / capacity[inside]))
-
-
-def peak_busy(result, service, since, until):
-    """Largest share (0 to 1) of ``service``'s workers busy during ``[since, until)``."""
-    times, busy, _, capacity = result.pool(service)
-    inside = (times >= since) & (times < until)
-    return float(np.max(busy[inside] / capacity[inside]))
-
-
-def p99(result, service, since, until):
-    """p99 latency (s) of calls to ``service`` started in ``[since, until)``."""
-    mask = result.calls_to(service) & (result.start >= since) & (result.start < until)
-    return float(np.percentile(result.latency[mask], 99))
 
 
 def tradeoff(timeouts=(0.02, 0.025, 0.03, 0.04, 0.06, 0.1, 0.2, 0.35, 0.6, 1.0), samples=None):
@@ -201,12 +182,7 @@ def hops_world(kind="timeout", *, seed=5, loss=(10.0, 20.0), sample_every=0.1) -
 def answered_ok_again(result, since, service="A", bucket=1.0, share=0.9):
     """First time after ``since`` from which ``service`` answers ``ok`` to at least ``share``
     of its calls in every bucket (``inf`` if never)."""
-    s = result.summary(service, bucket)
-    good = (s.throughput > 0) & (s.goodput >= share * s.throughput)
-    for i in np.nonzero(s.time >= since)[0]:
-        if good[i:].all():
-            return float(s.time[i])
-    return math.inf
+    return recovered_at(result, since, service, bucket, share)
 
 
 def waste_table(results, loss=(10.0, 20.0), until=40.0):
