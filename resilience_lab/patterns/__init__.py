@@ -10,10 +10,11 @@ from .bulkhead import Bulkhead, call_with_bulkhead, partition_size
 from .retry import TRANSIENT, Backoff, Retry, RetryBudget, is_transient, should_retry
 from .circuit_breaker import CircuitBreaker, Transition
 from .deadline import Deadline, choose_timeout
+from .fallback import Fallback
 from .timeout import Timeout
 
 __all__ = [
-    "CircuitBreaker", "Deadline", "Transition", "choose_timeout",
+    "CircuitBreaker", "Deadline", "Fallback", "Transition", "choose_timeout",
     "TRANSIENT", "Backoff", "Bulkhead", "Retry", "RetryBudget", "Timeout",
     "call_with_bulkhead", "is_transient", "partition_size", "should_retry",
 ]

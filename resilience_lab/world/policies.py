@@ -28,9 +28,11 @@ from ..patterns.bulkhead import Bulkhead
 from ..patterns.retry import Retry
 from ..patterns.circuit_breaker import CircuitBreaker
 from ..patterns.deadline import Deadline
+from ..patterns.fallback import Fallback
 from ..patterns.timeout import Timeout
 from .breaker_policy import BreakerPolicy
 from .deadline_policy import DeadlinePolicy
+from .fallback_policy import FallbackPolicy
 from .request import Request
 from .bulkhead_policy import BulkheadPolicy
 from .retry_policy import RetryPolicy
@@ -78,7 +80,7 @@ class TimeoutPolicy:
 
 #: Core type -> the SimPy policy that adapts it. Later patterns add themselves.
 ADAPTERS = {Timeout: TimeoutPolicy, Bulkhead: BulkheadPolicy, Retry: RetryPolicy}
-ADAPTERS.update({CircuitBreaker: BreakerPolicy, Deadline: DeadlinePolicy})
+ADAPTERS.update({CircuitBreaker: BreakerPolicy, Deadline: DeadlinePolicy, Fallback: FallbackPolicy})
 
 
 def adapt(policy):
