@@ -290,19 +290,25 @@ def _run(job: Job, pending: Pending, kernel: Kernel, result: dict) -> None:
             return "crashed", f"{where}: {description}"
         return None
 
+    def run_check(check_id, kind, payload, where, hidden=False) -> bool:
+        """One check through the guard's entry point; False if it ended the notebook."""
+        nonce = secrets.token_hex(16)
+        code = (f"__import__('sys').modules['_resilience_lab_grader'].run("
+                f"{check_id!r}, {nonce!r}, {kind!r}, {payload!r})")
+        run, limit = execute(code, student=False)
+        ended = stop(run, limit, where)
+        if ended:
+            result["status"], result["reason"] = ended
+            return False
+        _record(checks[check_id], run, nonce, check_id, pending.key, hidden=hidden)
+        return True
+
     for kind, source, check_id in job.cells:
         number += 1
         where = f"code cell {number}"
         if kind == "check":
-            nonce = secrets.token_hex(16)
-            code = (f"__import__('sys').modules['_resilience_lab_grader'].run("
-                    f"{check_id!r}, {nonce!r}, 'cell', {source!r})")
-            run, limit = execute(code, student=False)
-            ended = stop(run, limit, f"{where} (check {check_id})")
-            if ended:
-                result["status"], result["reason"] = ended
+            if not run_check(check_id, "cell", source, f"{where} (check {check_id})"):
                 return
-            _record(checks[check_id], run, nonce, check_id, pending.key)
             continue
         run, limit = execute(source, student=True)
         ended = stop(run, limit, where)
@@ -326,15 +332,8 @@ def _run(job: Job, pending: Pending, kernel: Kernel, result: dict) -> None:
             paths[check.origin] = os.path.join(pending.folder, f".hidden-{secrets.token_hex(8)}.py")
             Path(paths[check.origin]).write_text(check.source, encoding="utf-8")
     for check in job.hidden:
-        nonce = secrets.token_hex(16)
-        code = (f"__import__('sys').modules['_resilience_lab_grader'].run("
-                f"{check.id!r}, {nonce!r}, 'hidden', {paths[check.origin]!r})")
-        run, limit = execute(code, student=False)
-        ended = stop(run, limit, f"instructor check {check.id}")
-        if ended:
-            result["status"], result["reason"] = ended
+        if not run_check(check.id, "hidden", paths[check.origin], f"instructor check {check.id}", hidden=True):
             return
-        _record(checks[check.id], run, nonce, check.id, pending.key, hidden=True)
 
 
 def _signed(record, key: str) -> bool:
