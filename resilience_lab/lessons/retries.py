@@ -336,8 +336,8 @@ class HerdFigure:
         self.ax.set_xlabel("simulated time (s)   (shaded: the database is down)")
         self.ax.grid(True, alpha=0.3)
 
-    def update(self, run):
-        result, outage = run
+    def update(self, result):
+        outage = (result.faults[0].start, result.faults[0].end)  # the database's outage
         t, per_second = arrivals_per_second(result, "db", self.bucket)
         self.line.set_data(t, per_second)
         if self.shade is not None:
@@ -370,11 +370,9 @@ class HerdPanel(Panel):
 
     def simulate(self, settings):
         outage = (0.0, settings["outage"])
-        result = herd_world(Backoff(settings["jitter"], 0.1, 5.0), outage=outage).run(outage[1] + 3.0)
-        return result, outage
+        return herd_world(Backoff(settings["jitter"], 0.1, 5.0), outage=outage).run(outage[1] + 3.0)
 
-    def describe(self, run, seconds):
-        result, outage = run
+    def describe(self, result, seconds):
         return (f"{len(result.arrivals['db']):,} attempts reached the database "
                 f"(simulated in {seconds * 1000:.0f} ms)")
 
