@@ -16,7 +16,6 @@ import math
 
 import numpy as np
 
-from ..panel import FaultPanel
 from ..world import LogNormal, World
 
 #: B's normal latency: median 20 ms.
@@ -58,8 +57,13 @@ def saturation_world(*, rate=150.0, workers=50, b_extra=SLOWDOWN, fault=(5.0, 15
     return world
 
 
-def panel(**world_options) -> FaultPanel:
-    """The lesson's fault panel: B's latency, A's pool size, and the load."""
+def panel(**world_options):
+    """The lesson's fault panel (a :class:`~resilience_lab.panel.FaultPanel`):
+    B's latency, A's pool size, and the load."""
+    # Imported here: the graded checks import this module, and widgets and
+    # matplotlib would add half a second to every grading kernel's start.
+    from ..panel import FaultPanel
+
     world = cascade_world(b_extra=0, **world_options)
     return FaultPanel(
         world, until=30.0, window=(10.0, 20.0),
