@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..outcomes import Outcome
 from ..patterns.deadline import Deadline
-from .request import Request
+from .request import Request, wait_at_most
 
 _TIMEOUT = Outcome.TIMEOUT
 
@@ -32,12 +32,6 @@ class DeadlinePolicy:
             deadline = child(now, ctx.deadline)
             if deadline <= now:
                 return _TIMEOUT  # no time left: do not even send it
-            request = Request(deadline, ctx)
-            answer = env.process(call(request))
-            yield answer | env.timeout(deadline - now)
-            if answer.triggered:
-                return answer.value
-            request.abandoned = True
-            return _TIMEOUT
+            return (yield from wait_at_most(env, call, Request(deadline, ctx), deadline - now))
 
         return with_deadline

@@ -23,7 +23,6 @@ several routes (a pool shared by two dependencies) is still one object in the ru
 
 from __future__ import annotations
 
-from ..outcomes import Outcome
 from ..patterns.bulkhead import Bulkhead
 from ..patterns.retry import Retry
 from ..patterns.circuit_breaker import CircuitBreaker
@@ -33,11 +32,10 @@ from ..patterns.timeout import Timeout
 from .breaker_policy import BreakerPolicy
 from .deadline_policy import DeadlinePolicy
 from .fallback_policy import FallbackPolicy
-from .request import Request
+from .request import Request, wait_at_most
 from .bulkhead_policy import BulkheadPolicy
 from .retry_policy import RetryPolicy
 
-_TIMEOUT = Outcome.TIMEOUT
 
 
 class PassThrough:
@@ -66,14 +64,7 @@ class TimeoutPolicy:
         seconds = self.core.seconds
 
         def with_timeout(ctx):
-            request = Request(ctx.deadline, ctx)
-            answer = env.process(call(request))
-            timer = env.timeout(seconds)
-            yield answer | timer
-            if answer.triggered:
-                return answer.value
-            request.abandoned = True
-            return _TIMEOUT
+            return (yield from wait_at_most(env, call, Request(ctx.deadline, ctx), seconds))
 
         return with_timeout
 

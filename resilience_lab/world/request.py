@@ -16,6 +16,10 @@ gives up. Policies that never give up pass the request on unchanged.
 
 from __future__ import annotations
 
+from ..outcomes import Outcome
+
+_TIMEOUT = Outcome.TIMEOUT
+
 
 class Request:
     """One call's context. See the module docstring."""
@@ -35,3 +39,15 @@ class Request:
                 return True
             request = request.parent
         return False
+
+
+def wait_at_most(env, call, request: Request, seconds: float):
+    """Send ``call(request)`` as its own SimPy process and wait for its answer at
+    most ``seconds``; on time-out mark ``request`` abandoned and return
+    ``timeout`` (the callee's process goes on). A SimPy generator."""
+    answer = env.process(call(request))
+    yield answer | env.timeout(seconds)
+    if answer.triggered:
+        return answer.value
+    request.abandoned = True
+    return _TIMEOUT

@@ -153,15 +153,11 @@ class Service:
             if self.parallel and len(self.calls) > 1:
                 calls = [env.process(call(self.name, target, ctx)) for target in self.calls]
                 answers = yield env.all_of(calls)
-                outcomes = answers.values()
-            else:
-                outcomes = []
-                for target in self.calls:
-                    outcome = yield from call(self.name, target, ctx)
-                    if outcome not in USABLE:
-                        return _ERROR
-                    outcomes.append(outcome)
-            return _OK if all(o in USABLE for o in outcomes) else _ERROR
+                return _OK if all(o in USABLE for o in answers.values()) else _ERROR
+            for target in self.calls:
+                if (yield from call(self.name, target, ctx)) not in USABLE:
+                    return _ERROR  # one failed dependency fails the call: stop here
+            return _OK
 
 
 def check_whole(owner: str, name: str, value, low: int = 1) -> int:
