@@ -31,20 +31,26 @@ def _make_exercises(args) -> int:
 
 
 def _grade(args) -> int:
-    from .grading import Limits, grade
+    from .grading import Limits, SandboxUnavailable, grade
 
-    limits = Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.timeout,
-                    memory=int(args.memory * 1024**2), output=int(args.output * 1024))
     try:
+        limits = Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.timeout,
+                        memory=int(args.memory * 1024**2), output=int(args.output * 1024))
+        if args.no_sandbox:
+            print("warning: grading without a sandbox: each notebook can read and change what your user can "
+                  "(other submissions, the solutions, the grades). Use it only for work you trust.", file=sys.stderr)
         rows = grade(args.submissions, args.out, release=args.release, workers=args.workers, dask=args.dask,
-                     extra_checks=args.extra_checks, limits=limits, progress=not args.quiet)
-    except (FileNotFoundError, ValueError, SyntaxError) as error:
+                     extra_checks=args.extra_checks, limits=limits, progress=not args.quiet,
+                     sandboxed=not args.no_sandbox)
+    except (FileNotFoundError, ValueError, SyntaxError, SandboxUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for row in rows:
         status = row["status"] + (f" ({row['reason']})" if row["reason"] and row["status"] != "ok" else "")
         print(f"{row['total']:>4} / {row['maximum']:<4} {row['student']}  {row['file']}  {status}")
     print(f"wrote {Path(args.out) / 'grades.csv'}, grades.json and feedback/ ({len(rows)} notebooks)")
+    if rows.earlier is not None:
+        print(f"kept the earlier grades of that folder in {rows.earlier}")
     return 0
 
 
@@ -72,6 +78,8 @@ def main(argv=None) -> int:
     grade.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook (default: 300)")
     grade.add_argument("--memory", type=float, default=2048, help="MiB of address space per kernel (default: 2048)")
     grade.add_argument("--output", type=float, default=1024, help="KiB of output per notebook (default: 1024)")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="grade without the bubblewrap sandbox (where bwrap is missing); only for trusted work")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.set_defaults(run=_grade)
     args = parser.parse_args(argv)

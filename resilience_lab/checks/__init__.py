@@ -49,11 +49,28 @@ class Check:
     id: str
     points: int
     hint: str
-    function: object
+    function: object  # what a check cell calls: prints PASS or FAIL, raises CheckFailed
+    body: object = None  # the check itself: returns, or raises on a failure
 
 
 #: Every graded check, by id.
 REGISTRY: dict[str, Check] = {}
+
+#: Every measurement (see :func:`measured`), by ``"module:name"``.
+MEASURED: dict[str, object] = {}
+
+
+def verdict(body, *args, **kwargs) -> tuple[bool, str]:
+    """Run a check's body: ``(True, "")`` if it passed, else ``(False, why)``."""
+    try:
+        body(*args, **kwargs)
+    except NotImplementedError:
+        return False, "not implemented yet: replace the `raise NotImplementedError` line with your code"
+    except AssertionError as failure:
+        return False, str(failure) or "an assertion failed"
+    except Exception as error:  # the student's code raised: report it, do not crash
+        return False, f"your code raised {type(error).__name__}: {error}"
+    return True, ""
 
 
 def graded(check_id: str, *, points: int, hint: str):
@@ -65,24 +82,40 @@ def graded(check_id: str, *, points: int, hint: str):
 
         @functools.wraps(function)
         def run(*args, **kwargs):
-            try:
-                function(*args, **kwargs)
-            except NotImplementedError:
-                problem = "not implemented yet: replace the `raise NotImplementedError` line with your code"
-            except AssertionError as failure:
-                problem = str(failure) or "an assertion failed"
-            except Exception as error:  # the student's code raised: report it, do not crash
-                problem = f"your code raised {type(error).__name__}: {error}"
-            else:
+            passed, problem = verdict(function, *args, **kwargs)
+            if passed:
                 print(f"PASS  {check_id}  {points}/{points} points")
                 return Points(points)
             print(f"FAIL  {check_id}  0/{points} points: {problem}\n      hint: {hint}")
             raise CheckFailed(f"{check_id}: {problem}")
 
-        run.check = REGISTRY[check_id] = Check(check_id, points, hint, run)
+        run.check = REGISTRY[check_id] = Check(check_id, points, hint, run, function)
         return run
 
     return decorate
+
+
+def measured(function):
+    """Mark a function that runs a student's objects in a simulation and returns
+    plain measurements (numbers, strings, lists, tuples, dicts).
+
+    In a notebook it is an ordinary call. In the grader, where the student's
+    objects are proxies of objects living in the submission's answer process,
+    the call runs *there*, beside those objects, and only its measurements come
+    back: the check that called it judges them in the grader's process.
+    """
+    key = f"{function.__module__}:{function.__qualname__}"
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        for value in (*args, *kwargs.values()):
+            remote = getattr(value, "_rl_measure", None)
+            if remote is not None:
+                return remote(key, args, kwargs)
+        return function(*args, **kwargs)
+
+    MEASURED[key] = run
+    return run
 
 
 def expect_close(what: str, got, expected: float, *, rel: float = 1e-9, abs: float = 0.0) -> None:

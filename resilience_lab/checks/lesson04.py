@@ -23,7 +23,7 @@ import functools
 
 from ..lessons import bulkheads as lesson
 from ..outcomes import Outcome
-from . import CheckFailed, expect_close, graded
+from . import CheckFailed, expect_close, graded, measured
 
 
 class CallAbandoned(BaseException):
@@ -112,18 +112,14 @@ def check_permits(Bulkhead):
                           f"{_in_use(b)!r} (expected 3: rejecting takes no permit)")
 
 
-@graded("l4-reject-fast", points=3,
-        hint="When try_acquire fails, count the rejection and return Outcome.REJECTED straight away: "
-             "no waiting (no yield) and no call.")
-def check_reject_fast(Bulkhead, call_with_bulkhead):
+@measured
+def reject_fast_steps(Bulkhead, call_with_bulkhead):
+    """Two calls take Bulkhead(2)'s permits, then a third one comes: what each step did."""
     clock = _Clock()
     b = Bulkhead(2)
     first = _start(call_with_bulkhead, b, _answer(Outcome.OK), clock)
     second = _start(call_with_bulkhead, b, _answer(Outcome.OK), clock)
-    if first[0] != "in flight" or second[0] != "in flight":
-        raise CheckFailed("with free permits the call must run (the call path should `yield from call()`)")
-    if _in_use(b) != 2:
-        raise CheckFailed(f"two calls in flight on Bulkhead(2) but in_use is {_in_use(b)!r}, expected 2")
+    seen = {"first": first[0], "second": second[0], "in_use": _in_use(b)}
     called = []
 
     def spy():
@@ -132,48 +128,63 @@ def check_reject_fast(Bulkhead, call_with_bulkhead):
         return Outcome.OK
 
     state, value = _start(call_with_bulkhead, b, spy, clock)
-    if state != "answered":
+    seen.update(third=state, value=value if state == "answered" else None, sent=bool(called), rejected=b.rejected)
+    for flight in (first, second):
+        if flight[0] == "in flight":
+            _finish(flight[1])
+    return seen
+
+
+@graded("l4-reject-fast", points=3,
+        hint="When try_acquire fails, count the rejection and return Outcome.REJECTED straight away: "
+             "no waiting (no yield) and no call.")
+def check_reject_fast(Bulkhead, call_with_bulkhead):
+    seen = reject_fast_steps(Bulkhead, call_with_bulkhead)
+    if seen["first"] != "in flight" or seen["second"] != "in flight":
+        raise CheckFailed("with free permits the call must run (the call path should `yield from call()`)")
+    if seen["in_use"] != 2:
+        raise CheckFailed(f"two calls in flight on Bulkhead(2) but in_use is {seen['in_use']!r}, expected 2")
+    if seen["third"] != "answered":
         raise CheckFailed("with no free permit your call path waited (it yielded) instead of "
                           "rejecting at once: that is the source lesson's bug")
-    if value != Outcome.REJECTED:
-        raise CheckFailed(f"with no free permit the call path returned {value!r}, expected Outcome.REJECTED")
-    if called:
+    if seen["value"] != Outcome.REJECTED:
+        raise CheckFailed(f"with no free permit the call path returned {seen['value']!r}, expected Outcome.REJECTED")
+    if seen["sent"]:
         raise CheckFailed("with no free permit the call was still sent")
-    if b.rejected != 1:
-        raise CheckFailed(f"one call was rejected but the bulkhead counts {b.rejected!r} rejections")
-    for gen in (first[1], second[1]):
-        _finish(gen)
+    if seen["rejected"] != 1:
+        raise CheckFailed(f"one call was rejected but the bulkhead counts {seen['rejected']!r} rejections")
     # In the lesson's world, while payment hangs: many rejections, every one instant.
-    result = _world_run(Bulkhead, call_with_bulkhead, 20, 20, True)
-    count, slowest = lesson.rejections(result, "payment")
+    world = world_numbers(Bulkhead, call_with_bulkhead, 20, 20, ("down",))
+    count, slowest = world["down"]["payment_rejected"], world["down"]["slowest_rejection"]
     if count < 500:
         raise CheckFailed(f"while payment hung for 10 s only {count} of its calls were rejected "
                           "(20 permits, 150 calls/s, each held 1 s: most must be rejected)")
-    if slowest > 0.0:
+    if not slowest <= 0.0:
         raise CheckFailed(f"a rejection took {slowest * 1000:.0f} ms in the simulation; rejecting must be instant")
 
 
-@graded("l4-no-leak", points=3,
-        hint="Whatever way the call ends (an answer, an exception, or a cancellation thrown into it), "
-             "the permit must come back: release it in a `finally`.")
-def check_no_leak(Bulkhead, call_with_bulkhead):
+_SCRIPTS = [
+    ("an ok answer", lambda: _answer(Outcome.OK)),
+    ("an error answer", lambda: _answer(Outcome.ERROR)),
+    ("a timeout answer", lambda: _answer(Outcome.TIMEOUT, waits=3)),
+    ("a call that raised", lambda: _failing(ConnectionError("reset by peer"))),
+    ("a call its caller abandoned (timed out)", lambda: _answer(Outcome.OK, waits=5)),
+]
+
+
+@measured
+def leak_steps(Bulkhead, call_with_bulkhead):
+    """Five calls of every way of ending on Bulkhead(5), one after another, then a
+    thousand more interleaved: ``in_use`` before and after each of the five, and at the end."""
     clock = _Clock()
     b = Bulkhead(5)
     flights = []
-    scripts = [
-        ("an ok answer", _answer(Outcome.OK)),
-        ("an error answer", _answer(Outcome.ERROR)),
-        ("a timeout answer", _answer(Outcome.TIMEOUT, waits=3)),
-        ("a call that raised", _failing(ConnectionError("reset by peer"))),
-        ("a call its caller abandoned (timed out)", _answer(Outcome.OK, waits=5)),
-    ]
-    for what, call in scripts:
-        state, gen = _start(call_with_bulkhead, b, call, clock)
+    for what, make in _SCRIPTS:
+        state, gen = _start(call_with_bulkhead, b, make(), clock)
         if state != "in flight":
-            raise CheckFailed(f"with free permits {what} did not run")
+            return {"did not run": what}
         flights.append((what, gen))
-    if _in_use(b) != 5:
-        raise CheckFailed(f"five calls in flight on Bulkhead(5) but in_use is {_in_use(b)!r}")
+    seen = {"in flight": _in_use(b), "steps": []}
     for what, gen in flights:
         clock.now += 0.1
         before = _in_use(b)
@@ -181,10 +192,8 @@ def check_no_leak(Bulkhead, call_with_bulkhead):
             _abandon(gen)
         else:
             _finish(gen)
-        if _in_use(b) != before - 1:
-            raise CheckFailed(f"after {what} in_use went from {before} to {_in_use(b)!r}: the permit leaked")
-    # A thousand more of every kind, interleaved: the count must come back to 0.
-    kinds = [c for _, c in scripts]
+        seen["steps"].append([what, before, _in_use(b)])
+    kinds = [make() for _, make in _SCRIPTS]
     pending = []
     for i in range(1000):
         state, gen = _start(call_with_bulkhead, b, kinds[i % 5], clock)
@@ -194,8 +203,24 @@ def check_no_leak(Bulkhead, call_with_bulkhead):
             for abandoned, g in pending:
                 _abandon(g) if abandoned else _finish(g)
             pending = []
-    if _in_use(b) != 0:
-        raise CheckFailed(f"after 1005 calls of every kind in_use is {_in_use(b)!r}, expected 0: permits leaked")
+    seen["end"] = _in_use(b)
+    return seen
+
+
+@graded("l4-no-leak", points=3,
+        hint="Whatever way the call ends (an answer, an exception, or a cancellation thrown into it), "
+             "the permit must come back: release it in a `finally`.")
+def check_no_leak(Bulkhead, call_with_bulkhead):
+    seen = leak_steps(Bulkhead, call_with_bulkhead)
+    if "did not run" in seen:
+        raise CheckFailed(f"with free permits {seen['did not run']} did not run")
+    if seen["in flight"] != 5:
+        raise CheckFailed(f"five calls in flight on Bulkhead(5) but in_use is {seen['in flight']!r}")
+    for what, before, after in seen["steps"]:
+        if not (isinstance(before, int) and after == before - 1):
+            raise CheckFailed(f"after {what} in_use went from {before!r} to {after!r}: the permit leaked")
+    if seen["end"] != 0:
+        raise CheckFailed(f"after 1005 calls of every kind in_use is {seen['end']!r}, expected 0: permits leaked")
 
 
 @graded("l4-sizing", points=2,
@@ -222,27 +247,38 @@ def check_isolation(Bulkhead, call_with_bulkhead, partition_size):
     prof = partition_size(lesson.PROFILE_RATE, 0.036, 2)
     if not (isinstance(pay, int) and isinstance(prof, int)) or pay < 1 or prof < 1:
         raise CheckFailed(f"partition_size gave {pay!r} and {prof!r} permits; expected whole numbers >= 1")
-    down = _world_run(Bulkhead, call_with_bulkhead, pay, prof, True)
-    base = _world_run(Bulkhead, call_with_bulkhead, pay, prof, False)
-    p_down, p_base = lesson.p99(down, "profile"), lesson.p99(base, "profile")
-    s_down, s_base = lesson.success_rate(down, "profile"), lesson.success_rate(base, "profile")
-    if s_base < 0.995:
+    world = world_numbers(Bulkhead, call_with_bulkhead, pay, prof)
+    p_down, p_base = world["down"]["profile_p99"], world["base"]["profile_p99"]
+    s_down, s_base = world["down"]["profile_success"], world["base"]["profile_success"]
+    if not s_base >= 0.995:
         raise CheckFailed(f"even with payment healthy only {s_base:.1%} of profile's calls succeed: "
                           f"{prof} permits are too few for 200 calls/s")
     if not p_down <= P99_MARGIN * p_base:
         raise CheckFailed(f"while payment was down profile's p99 was {p_down * 1000:.0f} ms against "
                           f"{p_base * 1000:.0f} ms without the fault (allowed: {P99_MARGIN:g}x)")
-    if s_down < s_base - SUCCESS_MARGIN:
+    if not s_down >= s_base - SUCCESS_MARGIN:
         raise CheckFailed(f"while payment was down {s_down:.2%} of profile's calls succeeded against "
                           f"{s_base:.2%} without the fault")
 
 
 @functools.lru_cache(maxsize=4)
-def _world_run_cached(Bulkhead, call_with_bulkhead, pay, prof, fault):
+def _world_run(Bulkhead, call_with_bulkhead, pay, prof, fault):
     world = lesson.shop_world(Bulkhead(pay), Bulkhead(prof), fault=lesson.FAULT if fault else None,
                               through=call_with_bulkhead)
     return world.run(lesson.UNTIL)
 
 
-def _world_run(Bulkhead, call_with_bulkhead, pay, prof, fault):
-    return _world_run_cached(Bulkhead, call_with_bulkhead, pay, prof, fault)
+@measured
+def world_numbers(Bulkhead, call_with_bulkhead, pay, prof, which=("down", "base")):
+    """The shop world with partitions of ``pay`` and ``prof`` permits, with payment
+    hanging ("down") and healthy ("base"): profile's p99 and success rate, and
+    payment's rejections (how many, the slowest) while the fault lasts."""
+    numbers = {}
+    for name in which:
+        fault = name == "down"
+        result = _world_run(Bulkhead, call_with_bulkhead, pay, prof, fault)
+        count, slowest = lesson.rejections(result, "payment")
+        numbers[name] = {"profile_p99": lesson.p99(result, "profile"),
+                         "profile_success": lesson.success_rate(result, "profile"),
+                         "payment_rejected": int(count), "slowest_rejection": float(slowest)}
+    return numbers

@@ -25,7 +25,7 @@ import random
 import numpy as np
 
 from ..lessons import retries as lesson
-from . import CheckFailed, expect_close, graded
+from . import CheckFailed, expect_close, graded, measured
 
 ALPHA = 1e-6
 DRAWS = 2000
@@ -42,31 +42,54 @@ def _number(what, value):
     return float(value)
 
 
+@measured
+def draws(scheme, calls, seed, fresh=False):
+    """``scheme(first, rng, *rest)`` for each ``(first, *rest)`` in ``calls``, with
+    ``rng = random.Random(seed)`` (a new one for each call when ``fresh``)."""
+    rng = random.Random(seed)
+    out = []
+    for first, *rest in calls:
+        out.append(scheme(first, random.Random(seed) if fresh else rng, *rest))
+    return out
+
+
+@measured
+def decorrelated_chain(decorrelated_jitter, seed, count=DRAWS):
+    """``count`` delays of decorrelated jitter in chains of ten retries: ``(previous, delay)`` pairs."""
+    rng = random.Random(seed)
+    previous, out = BASE, []
+    for i in range(count):
+        got = decorrelated_jitter(previous, rng, BASE, CAP)
+        out.append((previous, got))
+        try:
+            previous = float(got) if i % 10 else BASE
+        except (TypeError, ValueError):
+            break
+    return out
+
+
 @graded("l5-limits", points=2,
         hint="v = min(cap, base * 2**retry). No jitter waits exactly v; Full Jitter stays within [0, v], "
              "Equal within [v/2, v], Decorrelated within [base, min(cap, 3 * previous)]. Never above cap.")
 def check_limits(no_jitter, full_jitter, equal_jitter, decorrelated_jitter):
-    for n in range(12):
-        expect_close(f"no_jitter({n}, rng, {BASE}, {CAP})", no_jitter(n, random.Random(0), BASE, CAP), _v(n))
-    expect_close("no_jitter(2000, rng, 0.1, 5.0) (a huge retry number)", no_jitter(2000, random.Random(0), BASE, CAP), CAP)
-    rng = random.Random(11)
+    retries = [*range(12), 2000]
+    for n, got in zip(retries, draws(no_jitter, [(n, BASE, CAP) for n in retries], 0, fresh=True)):
+        expect_close(f"no_jitter({n}, rng, {BASE}, {CAP})" + (" (a huge retry number)" if n == 2000 else ""),
+                     got, CAP if n == 2000 else _v(n))
+    calls = [(i % 16, BASE, CAP) for i in range(DRAWS)]
     for scheme, low, name in ((full_jitter, lambda v: 0.0, "full_jitter"), (equal_jitter, lambda v: v / 2, "equal_jitter")):
-        for i in range(DRAWS):
-            n = i % 16
-            got = _number(f"{name}({n}, rng, {BASE}, {CAP})", scheme(n, rng, BASE, CAP))
+        for (n, _, _), value in zip(calls, draws(scheme, calls, 11)):
+            got = _number(f"{name}({n}, rng, {BASE}, {CAP})", value)
             v = _v(n)
             if not (low(v) - 1e-12 <= got <= v + 1e-12):
                 raise CheckFailed(f"{name}({n}, rng, {BASE}, {CAP}) returned {got:.4g}, outside "
                                   f"[{low(v):.4g}, {v:.4g}] (v = min(cap, base * 2**{n}) = {v:.4g})")
-    previous = BASE
-    for i in range(DRAWS):
-        got = _number(f"decorrelated_jitter({previous:.4g}, rng, {BASE}, {CAP})",
-                      decorrelated_jitter(previous, rng, BASE, CAP))
+    for previous, value in decorrelated_chain(decorrelated_jitter, 11):
+        got = _number(f"decorrelated_jitter({previous:.4g}, rng, {BASE}, {CAP})", value)
         high = min(CAP, 3 * previous)
         if not (BASE - 1e-12 <= got <= high + 1e-12):
             raise CheckFailed(f"decorrelated_jitter({previous:.4g}, rng, {BASE}, {CAP}) returned {got:.4g}, "
                               f"outside [{BASE}, {high:.4g}]")
-        previous = got if i % 10 else BASE  # chains of ten retries
 
 
 def _ks(what, draws, cdf, expected):
@@ -90,18 +113,16 @@ def _uniform_cdf(low, high):
              "U(0, v); Equal Jitter v/2 + U(0, v/2); Decorrelated min(cap, U(base, 3 * previous)).")
 def check_distributions(full_jitter, equal_jitter, decorrelated_jitter):
     cases = [
-        ("full_jitter(3, rng, 0.1, 5)", lambda r: full_jitter(3, r, BASE, CAP), _uniform_cdf(0, 0.8), "U(0, 0.8)"),
-        ("full_jitter(9, rng, 0.1, 5) (capped)", lambda r: full_jitter(9, r, BASE, CAP), _uniform_cdf(0, 5), "U(0, 5)"),
-        ("equal_jitter(2, rng, 0.1, 5)", lambda r: equal_jitter(2, r, BASE, CAP), _uniform_cdf(0.2, 0.4), "U(0.2, 0.4)"),
-        ("equal_jitter(8, rng, 0.1, 5) (capped)", lambda r: equal_jitter(8, r, BASE, CAP), _uniform_cdf(2.5, 5), "U(2.5, 5)"),
-        ("decorrelated_jitter(0.3, rng, 0.1, 5)", lambda r: decorrelated_jitter(0.3, r, BASE, CAP),
-         _uniform_cdf(0.1, 0.9), "U(0.1, 0.9)"),
-        ("decorrelated_jitter(1, rng, 0.1, 5)", lambda r: decorrelated_jitter(1.0, r, BASE, CAP),
-         _uniform_cdf(0.1, 3.0), "U(0.1, 3)"),
+        ("full_jitter(3, rng, 0.1, 5)", full_jitter, 3, _uniform_cdf(0, 0.8), "U(0, 0.8)"),
+        ("full_jitter(9, rng, 0.1, 5) (capped)", full_jitter, 9, _uniform_cdf(0, 5), "U(0, 5)"),
+        ("equal_jitter(2, rng, 0.1, 5)", equal_jitter, 2, _uniform_cdf(0.2, 0.4), "U(0.2, 0.4)"),
+        ("equal_jitter(8, rng, 0.1, 5) (capped)", equal_jitter, 8, _uniform_cdf(2.5, 5), "U(2.5, 5)"),
+        ("decorrelated_jitter(0.3, rng, 0.1, 5)", decorrelated_jitter, 0.3, _uniform_cdf(0.1, 0.9), "U(0.1, 0.9)"),
+        ("decorrelated_jitter(1, rng, 0.1, 5)", decorrelated_jitter, 1.0, _uniform_cdf(0.1, 3.0), "U(0.1, 3)"),
     ]
-    for i, (what, draw, cdf, expected) in enumerate(cases):
-        rng = random.Random(f"l5-distributions/{i}")
-        _ks(what, [_number(what, draw(rng)) for _ in range(DRAWS)], cdf, expected)
+    for i, (what, scheme, first, cdf, expected) in enumerate(cases):
+        values = draws(scheme, [(first, BASE, CAP)] * DRAWS, f"l5-distributions/{i}")
+        _ks(what, [_number(what, v) for v in values], cdf, expected)
 
 
 TRANSIENT_ERRORS = ["timeout", "connection", 503, 429]
@@ -161,15 +182,21 @@ def _herd(scheme):
     return lesson.herd_world(lesson.FunctionBackoff(scheme, 0.1, 5.0)).run(4.0)
 
 
+@measured
+def herd_peaks(no_jitter, full_jitter):
+    """The peak attempts per second on the database after it recovers, without
+    jitter and with full jitter."""
+    return [lesson.peak_after(_herd(no_jitter)), lesson.peak_after(_herd(full_jitter))]
+
+
 @graded("l5-herd", points=2,
         hint="Without jitter every request that failed together retries together. Full Jitter spreads "
              "each retry over [0, v]; check your full_jitter draws from the rng it is given.")
 def check_herd(no_jitter, full_jitter):
-    lockstep = lesson.peak_after(_herd(no_jitter))
-    jittered = lesson.peak_after(_herd(full_jitter))
-    if lockstep < 5000:
+    lockstep, jittered = herd_peaks(no_jitter, full_jitter)
+    if not lockstep >= 5000:
         raise CheckFailed(f"without jitter the peak after recovery was only {lockstep:,.0f} attempts/s; "
                           "no_jitter should make the 500 failed requests retry together")
-    if jittered * HERD_FACTOR > lockstep:
+    if not jittered * HERD_FACTOR <= lockstep:
         raise CheckFailed(f"with full jitter the peak after recovery was {jittered:,.0f} attempts/s against "
                           f"{lockstep:,.0f} without: jitter must cut it at least {HERD_FACTOR:g}x")

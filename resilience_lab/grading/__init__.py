@@ -29,26 +29,32 @@ import os
 import sys
 from pathlib import Path
 
+from . import sandbox
 from .batch import default_release, load_extra_checks, prepare, run_dask, run_local
 from .kernel import Limits
 from .notebooks import InvalidSubmission, Release
 from .report import write_all
 from .runner import STATUSES, Package
+from .sandbox import SandboxUnavailable
 
-__all__ = ["grade", "Limits", "Release", "InvalidSubmission", "STATUSES", "default_release"]
+__all__ = ["grade", "Limits", "Release", "InvalidSubmission", "STATUSES", "default_release", "SandboxUnavailable"]
 
 
 def grade(submissions, out, *, release=None, workers=None, dask=None, extra_checks=(), limits=None,
-          progress=False, overlap=True) -> list[dict]:
+          progress=False, overlap=True, sandboxed=True) -> list[dict]:
     """Grade ``submissions`` (notebooks or folders), write the reports to ``out``
-    and return the rows in the order given."""
+    and return the rows in the order given. ``sandboxed=False`` grades without
+    bubblewrap (see :mod:`.sandbox`); otherwise a machine without it raises
+    :class:`SandboxUnavailable` before anything runs."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers!r}")
+    if sandboxed and not dask:
+        sandbox.check()
     release = Release(release or default_release())
     limits = limits or Limits()
     hidden = load_extra_checks(extra_checks, release)
-    items = prepare(submissions, release, hidden, limits, Package.installed())
+    items = prepare(submissions, release, hidden, limits, Package.installed(), sandboxed)
     jobs = [item for item in items if not isinstance(item, dict)]
     bar = None
     if progress:
@@ -70,6 +76,13 @@ def grade(submissions, out, *, release=None, workers=None, dask=None, extra_chec
     if bar is not None:
         bar.close()
     by_index = {row["index"]: row for row in graded}
-    rows = [by_index.get(item.index) if not isinstance(item, dict) else item for item in items]
-    write_all(rows, Path(out))
+    rows = Grades(by_index.get(item.index) if not isinstance(item, dict) else item for item in items)
+    rows.earlier = write_all(rows, Path(out))
     return rows
+
+
+class Grades(list):
+    """The rows, in the order given; ``earlier`` is where an earlier run's reports
+    in the same folder were moved (None if there were none)."""
+
+    earlier: Path | None = None

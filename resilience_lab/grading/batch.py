@@ -86,16 +86,34 @@ def load_extra_checks(paths, release: Release) -> list[HiddenCheck]:
                         raise ValueError(f"{path}: check id {check_id!r} is already used")
                     taken.add(check_id)
                     hidden.append(HiddenCheck(check_id, int(options.get("points", 0)), options.get("hint", ""),
-                                              node.name, exercise, source, str(path)))
+                                              node.name, exercise, source, str(path), _student_names(node)))
         if not any(h.origin == str(path) for h in hidden):
             raise ValueError(f"{path}: no @graded(...) check found")
     return hidden
 
 
+def _student_names(function: ast.FunctionDef) -> list[str]:
+    """The names a hidden check reads from its ``student`` argument: ``student["x"]``,
+    ``student.get("x")``."""
+    if not function.args.args:
+        return []
+    student = function.args.args[0].arg
+    names = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == student \
+                and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            names.add(node.slice.value)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == student and node.args \
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            names.add(node.args[0].value)
+    return sorted(names)
+
+
 def prepare(submissions, release: Release, hidden: list[HiddenCheck], limits: Limits,
-            package: Package) -> list:
+            package: Package, sandboxed: bool = True) -> list:
     """One entry per notebook: a :class:`Job`, or a finished row (status ``invalid``)."""
-    from ..checks import REGISTRY, load_all
+    from ..checks import MEASURED, REGISTRY, load_all
 
     load_all()
     items = []
@@ -119,12 +137,13 @@ def prepare(submissions, release: Release, hidden: list[HiddenCheck], limits: Li
                 continue
             check = cell.metadata.get("resilience_lab", {}).get("check")
             cells.append(("check", cell.source, check) if check else ("code", cell.source, None))
-        checks = [(c.id, c.points, REGISTRY[c.id].hint if c.id in REGISTRY else "") for c in exercise.checks]
-        modules = sorted({REGISTRY[c.id].function.__module__ for c in exercise.checks if c.id in REGISTRY}
-                         | {module for module, _ in exercise.bindings.values()})
+        checks = [(c.id, c.points, REGISTRY[c.id].hint if c.id in REGISTRY else "", c.arguments)
+                  for c in exercise.checks]
+        modules = sorted({REGISTRY[c.id].function.__module__ for c in exercise.checks if c.id in REGISTRY
+                          and any(key.startswith(REGISTRY[c.id].function.__module__ + ":") for key in MEASURED)})
         mine = [h for h in hidden if h.exercise == exercise.name]
-        items.append(Job(index, student, file, exercise.name, cells, checks, mine, exercise.bindings, modules,
-                         changes, package, limits))
+        items.append(Job(index, student, file, exercise.name, cells, checks, mine, modules, changes, package, limits,
+                         sandboxed))
     return items
 
 

@@ -17,9 +17,6 @@ from pathlib import Path
 
 import nbformat
 
-CHECKS_PACKAGE = "resilience_lab.checks"
-
-
 class InvalidSubmission(ValueError):
     """A submission that cannot be graded; the message is the row's reason."""
 
@@ -31,6 +28,20 @@ class CheckCell:
     points: int
     source: str
     anchor: list[str]  # ids of the release cells before it, nearest first
+    #: the names the cell passes to its check, in order: ``checks.check_backlog(backlog)`` -> ["backlog"]
+    arguments: list[str] = field(default_factory=list)
+
+
+def check_arguments(source: str) -> list[str]:
+    """The names a released check cell passes to its check function (its one call)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    if len(calls) != 1 or calls[0].keywords or not all(isinstance(a, ast.Name) for a in calls[0].args):
+        raise ValueError(f"a released check cell must call its check once with plain names: {source!r}")
+    return [a.id for a in calls[0].args]
 
 
 @dataclass
@@ -39,8 +50,6 @@ class Exercise:
     title: str
     notebook: object  # nbformat node
     checks: list[CheckCell]
-    #: names the check cells use for check modules: alias -> (module, attribute or "")
-    bindings: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def maximum(self) -> int:
@@ -50,40 +59,6 @@ class Exercise:
 def check_meta(cell) -> dict:
     meta = cell.get("metadata", {}).get("resilience_lab", {})
     return meta if isinstance(meta, dict) and "check" in meta else {}
-
-
-def check_bindings(notebook) -> dict[str, tuple[str, str]]:
-    """Names bound by the notebook's imports of ``resilience_lab.checks``:
-    ``from resilience_lab.checks import lesson01 as checks`` gives
-    ``{"checks": ("resilience_lab.checks.lesson01", "")}``."""
-    bindings = {}
-    for cell in notebook.cells:
-        if cell.cell_type != "code" or check_meta(cell):
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.name == CHECKS_PACKAGE or alias.name.startswith(CHECKS_PACKAGE + "."):
-                        if alias.asname:
-                            bindings[alias.asname] = (alias.name, "")
-                        else:
-                            bindings[alias.name.split(".")[0]] = (alias.name.split(".")[0], "")
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and (
-                    node.module == CHECKS_PACKAGE or node.module.startswith(CHECKS_PACKAGE + ".")):
-                for alias in node.names:
-                    if alias.name == "*":
-                        continue
-                    name = alias.asname or alias.name
-                    submodule = f"{node.module}.{alias.name}"
-                    if node.module == CHECKS_PACKAGE and alias.name.startswith("lesson"):
-                        bindings[name] = (submodule, "")
-                    else:
-                        bindings[name] = (node.module, alias.name)
-    return bindings
 
 
 class Release:
@@ -106,12 +81,11 @@ class Release:
                 info = check_meta(cell)
                 if info:
                     checks.append(CheckCell(info["check"], cell.get("id", ""), int(info.get("points", 0)),
-                                            cell.source, list(reversed(before))))
+                                            cell.source, list(reversed(before)), check_arguments(cell.source)))
                 before.append(cell.get("id", ""))
             if name in self.exercises:
                 raise ValueError(f"two released notebooks claim exercise {name!r}")
-            self.exercises[name] = Exercise(name, meta.get("title", name), notebook, checks,
-                                            check_bindings(notebook))
+            self.exercises[name] = Exercise(name, meta.get("title", name), notebook, checks)
         if not self.exercises:
             raise FileNotFoundError(f"no released exercise notebooks in {self.folder}")
 

@@ -1,20 +1,34 @@
-"""Grading one submission in a fresh folder and a fresh kernel.
+"""Grading one submission: its notebook run in a kernel, its answers judged here.
 
 A :class:`Job` carries everything the work needs (the restored notebook, the
 exercise's checks, hidden checks, the package's source and the limits), so the
 same function grades locally or on a Dask worker on another machine.
-:func:`start` makes the folder, copies the pristine package into it and
-launches the kernel, which begins importing the checks at once; :func:`finish`
-runs the cells and returns the row. A worker calls ``start`` for the next
-submission before ``finish`` for the current one, so kernel start-up overlaps
-grading.
+
+:func:`start` makes the submission's grading folder and launches, each in its
+own sandbox (:mod:`.sandbox`), the notebook's kernel and its answer process
+(:mod:`.answers`); a worker calls it for the next submission before it calls
+:func:`finish` for the current one, so start-up overlaps grading.
+
+:func:`finish` then
+
+1. runs the student's cells in order in the kernel, under the time, memory and
+   output limits; a check cell is not run there, only *reached*. A notebook
+   that stops (a time limit, a crash, ``sys.exit()``, memory, output) reaches
+   no later check. The kernel computes nothing the grade depends on: it only
+   tells how far the notebook got and which cells raised;
+2. has the answer process run the graded definitions (:mod:`.definitions`),
+   and runs each reached check **in this process**, on proxies of the
+   student's objects: the reference and the comparison never enter a process
+   the student's code runs in. Then the instructor's hidden checks, whose code
+   is never sent anywhere;
+3. kills both sandboxes (and with them everything the submission started) and
+   removes the grading folder.
 """
 
 from __future__ import annotations
 
 import atexit
 import hashlib
-import hmac
 import os
 import secrets
 import shutil
@@ -23,12 +37,14 @@ import sys
 import tempfile
 import threading
 import time
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import sandbox
+from .answers import SERVER, AnswerError, Answers, Remote, RemoteClass
+from .definitions import select, statements
 from .kernel import Kernel, Limits
-
-KERNEL_SIDE = (Path(__file__).with_name("kernel_side.py")).read_text(encoding="utf-8")
 
 STATUSES = {
     "ok": "the notebook ran to the end",
@@ -37,10 +53,11 @@ STATUSES = {
     "exited": "the notebook called sys.exit() or raised SystemExit",
     "memory": "the notebook ran out of its memory limit",
     "output": "the notebook printed more than the output cap",
-    "tampered": "the notebook changed the grader's package files; no points",
     "invalid": "not a gradable notebook",
     "error": "the grader could not run the notebook",
 }
+#: Package modules whose import into the graded definitions means the reference was used.
+REFERENCE_IMPORTS = ("resilience_lab.patterns", "resilience_lab.world")
 
 
 @dataclass(frozen=True)
@@ -59,17 +76,14 @@ class Package:
         return cls(tuple(files))
 
     @property
-    def hashes(self) -> dict[str, str]:
-        return {name: hashlib.sha256(data).hexdigest() for name, data in self.files}
-
-    @property
     def digest(self) -> str:
-        return hashlib.sha256(repr(sorted(self.hashes.items())).encode()).hexdigest()[:16]
+        text = repr(sorted((name, hashlib.sha256(data).hexdigest()) for name, data in self.files))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass
 class HiddenCheck:
-    """An instructor-only check from ``--extra-checks``: never shown as code."""
+    """An instructor-only check from ``--extra-checks``: run in the grader, never shown as code."""
 
     id: str
     points: int
@@ -78,6 +92,7 @@ class HiddenCheck:
     exercise: str
     source: str  # the module's source
     origin: str  # the file it came from
+    names: list = field(default_factory=list)  # what it reads as student["name"]
 
 
 @dataclass
@@ -87,18 +102,18 @@ class Job:
     file: str
     exercise: str
     cells: list  # [(kind, source, check id or None)], kind "code" / "check"
-    checks: list  # [(id, points, hint)], released checks in order
+    checks: list  # [(id, points, hint, argument names)], released checks in order
     hidden: list  # [HiddenCheck]
-    bindings: dict
-    modules: list  # check modules to import before the student's code
+    modules: list  # check modules whose measurements the answer process needs
     restored: list  # what restore_checks changed
     package: Package
     limits: Limits
+    sandboxed: bool = True
 
 
 def blank_result(index, student, file, exercise="", checks=(), hidden=(), status="ok", reason=""):
     entries = {}
-    for check_id, points, hint in checks:
+    for check_id, points, hint, *_ in checks:
         entries[check_id] = {"points": 0, "max": points, "passed": False, "reached": False,
                              "message": "", "hint": hint, "hidden": False}
     for check in hidden:
@@ -106,7 +121,7 @@ def blank_result(index, student, file, exercise="", checks=(), hidden=(), status
                              "message": "", "hint": check.hint, "hidden": True}
     return {"index": index, "student": student, "file": file, "exercise": exercise, "status": status,
             "reason": reason, "checks": entries, "total": 0, "maximum": sum(e["max"] for e in entries.values()),
-            "restored": [], "cell_errors": [], "seconds": 0.0}
+            "restored": [], "cell_errors": [], "flags": [], "seconds": 0.0}
 
 
 # ---------------------------------------------------------------- the package copy
@@ -117,7 +132,7 @@ _pristine_lock = threading.Lock()
 
 def pristine_dir(package: Package) -> str:
     """A folder holding the package's pristine source and bytecode, made once per
-    process (on a Dask worker too); each submission gets a copy of it."""
+    process (on a Dask worker too); sandboxes see it read-only."""
     with _pristine_lock:
         if package.digest not in _pristine:
             root = tempfile.mkdtemp(prefix="rl-grader-package-")
@@ -132,19 +147,6 @@ def pristine_dir(package: Package) -> str:
         return _pristine[package.digest]
 
 
-def _changed_files(package: Package, root: str) -> list[str]:
-    changed = []
-    for name, digest in package.hashes.items():
-        try:
-            data = Path(root, name).read_bytes()
-        except OSError:
-            changed.append(name)
-            continue
-        if hashlib.sha256(data).hexdigest() != digest:
-            changed.append(name)
-    return changed
-
-
 # ---------------------------------------------------------------- one submission
 
 
@@ -153,208 +155,272 @@ class Pending:
     job: Job
     folder: str = ""
     kernel: Kernel | None = None
-    setup_id: str = ""
-    setup_reply: dict | None = None
-    key: str = ""
+    answers: Answers | None = None
     error: str = ""
     started: float = field(default_factory=time.monotonic)
 
 
 def start(job: Job) -> Pending:
-    """Make the folder and launch the kernel; do not wait for it."""
+    """Make the folder and launch the kernel and the answer process; do not wait for them."""
     pending = Pending(job)
     try:
         pending.folder = tempfile.mkdtemp(prefix="rl-grade-")
-        package_dir = os.path.join(pending.folder, ".grader")
-        shutil.copytree(pristine_dir(job.package), package_dir)
-        env = dict(os.environ)
-        for name in ("PYTHONSTARTUP", "PYTHONHOME", "PYTHONINSPECT"):
-            env.pop(name, None)
-        env.update(PYTHONPATH=package_dir, MPLBACKEND="Agg", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-                   MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1", JPY_PARENT_PID=str(os.getpid()),
-                   IPYTHONDIR=os.path.join(pending.folder, ".ipython"), PYDEVD_DISABLE_FILE_VALIDATION="1", MALLOC_ARENA_MAX="2")
-        pending.kernel = Kernel(pending.folder, env, job.limits)
-        pending.key = secrets.token_hex(16)
-        config = {"key": pending.key, "package_dir": package_dir, "hashes": job.package.hashes, "modules": job.modules,
-                  "bindings": job.bindings, "hidden": {h.id: h.function for h in job.hidden}}
-        setup = (f"def _rl_setup():\n"
-                 f"    space = {{'__name__': '_resilience_lab_grader_setup'}}\n"
-                 f"    exec(compile({KERNEL_SIDE!r}, '<resilience-lab grader>', 'exec'), space)\n"
-                 f"    return space['install']({config!r})\n"
-                 f"_rl_setup()\n"
-                 f"del _rl_setup\n")
-        pending.setup_id = pending.kernel.send(setup)
+        package_dir = pristine_dir(job.package)
+        if not job.sandboxed:  # its own copy, so that edits reach no other submission
+            package_dir = os.path.join(pending.folder, ".grader")
+            shutil.copytree(pristine_dir(job.package), package_dir)
+        env = sandbox.environment(pending.folder, package_dir)
+        if job.sandboxed:
+            def wrap(argv):
+                return sandbox.command(argv, pending.folder, [package_dir])
+        else:
+            env["JPY_PARENT_PID"] = str(os.getpid())  # the kernel exits if the grader dies
+
+            def wrap(argv):
+                return argv
+        pending.kernel = Kernel(pending.folder, env, job.limits, wrap=wrap)
+        limits = job.limits
+        cpu = int(limits.notebook_timeout + limits.cell_timeout * (len(job.checks) + len(job.hidden) + 1))
+        server = os.path.join(package_dir, "resilience_lab", "grading", SERVER.name)
+        pending.answers = Answers(wrap([sys.executable, "-P", server, str(limits.memory), str(cpu),
+                                        str(limits.file_size)]), env, pending.folder)
+        pending.answers.start()
     except Exception as error:  # a full disk, a missing interpreter: the row says so
         pending.error = f"could not start a kernel: {type(error).__name__}: {error}"
     return pending
 
 
+def _stop(pending: Pending) -> None:
+    for part in (pending.kernel, pending.answers):
+        if part is not None:
+            try:
+                part.shutdown() if isinstance(part, Kernel) else part.kill()
+            except Exception:
+                pass
+    if pending.folder:
+        shutil.rmtree(pending.folder, ignore_errors=True)
+
+
 def finish(pending: Pending) -> dict:
-    """Run the submission's cells in its kernel and return its row."""
-    job, kernel = pending.job, pending.kernel
+    """Run the submission's notebook, judge its answers, and return its row."""
+    job = pending.job
     result = blank_result(job.index, job.student, job.file, job.exercise, job.checks, job.hidden)
     result["restored"] = list(job.restored)
     began = time.monotonic()
     try:
-        if not pending.error and not _started(pending):
+        problem = pending.error or pending.kernel.wait_ready(job.limits.startup_timeout)
+        if problem and not pending.error:
             # No student code has run yet: a kernel that failed to start (a machine
             # short of memory or processes for a moment) is the grader's problem; try once more.
-            kernel.shutdown()
-            shutil.rmtree(pending.folder, ignore_errors=True)
+            _stop(pending)
             pending = start(job)
-            kernel = pending.kernel
-        if pending.error:
-            result.update(status="error", reason=pending.error)
+            problem = pending.error or pending.kernel.wait_ready(job.limits.startup_timeout)
+        if problem:
+            result.update(status="error", reason=f"the grading kernel did not start: {problem}")
         else:
-            _run(job, pending, kernel, result)
+            reached = _run_notebook(job, pending.kernel, result)
+            pending.kernel.shutdown()
+            pending.kernel = None
+            _judge(job, pending.answers, result, reached)
     except Exception as error:  # never stop the batch
         result.update(status="error", reason=f"grader error: {type(error).__name__}: {error}")
     finally:
-        if kernel is not None:
-            kernel.shutdown()
-        if pending.folder and kernel is not None and result["status"] != "error":
-            changed = _changed_files(job.package, os.path.join(pending.folder, ".grader"))
-            if changed:
-                result.update(status="tampered", reason="the notebook changed the grader's copy of "
-                              + ", ".join(changed[:3]) + ("..." if len(changed) > 3 else ""))
-        if pending.folder:
-            shutil.rmtree(pending.folder, ignore_errors=True)
+        _stop(pending)
     for entry in result["checks"].values():
         entry["points"] = entry["max"] if entry["passed"] else 0
         if not entry["reached"] and not entry["message"]:
             entry["message"] = f"not reached ({result['status']}: {result['reason']})"
-    if result["status"] == "tampered":
-        for entry in result["checks"].values():
-            entry.update(points=0, passed=False)
     result["total"] = sum(e["points"] for e in result["checks"].values())
     result["seconds"] = round(time.monotonic() - began, 3)
     return result
 
 
-def _wait_reply(kernel: Kernel, msg_id: str, timeout: float):
-    import queue
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            msg = kernel.client.get_shell_msg(timeout=0.25)
-        except queue.Empty:
-            if not kernel.alive():
-                return None
-            continue
-        if msg["parent_header"].get("msg_id") == msg_id:
-            return msg["content"]
-    return None
-
-
-def _started(pending: Pending) -> bool:
-    """Wait for the kernel's set-up cell (once); keep its reply for :func:`_run`."""
-    if pending.setup_reply is None:
-        pending.setup_reply = _wait_reply(pending.kernel, pending.setup_id, pending.job.limits.startup_timeout)
-    return pending.setup_reply is not None and pending.setup_reply.get("status") == "ok"
-
-
-def _run(job: Job, pending: Pending, kernel: Kernel, result: dict) -> None:
+def _run_notebook(job: Job, kernel: Kernel, result: dict) -> list:
+    """Run the student's cells; return the ids of the checks the notebook reached,
+    and, last, "hidden" if it ran to the end."""
     limits = job.limits
-    if pending.setup_reply is None:
-        _started(pending)
-    reply = pending.setup_reply
-    if reply is None or reply.get("status") != "ok":
-        detail = (f"{reply.get('ename')}: {reply.get('evalue')}" if reply
-                  else f"{kernel.exit_description()}: {kernel.log_tail()}" if not kernel.alive()
-                  else f"no answer in {limits.startup_timeout:g} s")
-        result.update(status="error", reason=f"the grading kernel did not start: {detail}")
-        return
     deadline = time.monotonic() + limits.notebook_timeout
-    checks = result["checks"]
-    number = 0
-
-    def execute(code, *, student):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None, "notebook"
-        run = kernel.collect(kernel.send(code, silent_history=not student), min(limits.cell_timeout, left))
-        return run, ("notebook" if run.ended == "timeout" and left < limits.cell_timeout else "cell")
-
-    def stop(run, limit, where):
-        if run is None or run.ended == "timeout":
-            if limit == "notebook":
-                return "timeout", f"the notebook ran longer than its limit of {limits.notebook_timeout:g} s ({where})"
-            return "timeout", f"{where} ran longer than its limit of {limits.cell_timeout:g} s"
-        if run.ended == "output":
-            return "output", f"{where}: output passed the cap of {limits.output} bytes"
-        if run.ended == "died":
-            description = kernel.exit_description()
-            if "SIGKILL" in description or any(o.get("ename") == "MemoryError" for o in run.outputs):
-                return "memory", f"{where}: {description} (memory limit {limits.memory // 1024**2} MiB)"
-            return "crashed", f"{where}: {description}"
-        return None
-
-    def run_check(check_id, kind, payload, where, hidden=False) -> bool:
-        """One check through the guard's entry point; False if it ended the notebook."""
-        nonce = secrets.token_hex(16)
-        code = (f"__import__('sys').modules['_resilience_lab_grader'].run("
-                f"{check_id!r}, {nonce!r}, {kind!r}, {payload!r})")
-        run, limit = execute(code, student=False)
-        ended = stop(run, limit, where)
-        if ended:
-            result["status"], result["reason"] = ended
-            return False
-        _record(checks[check_id], run, nonce, check_id, pending.key, hidden=hidden)
-        return True
-
-    for kind, source, check_id in job.cells:
-        number += 1
+    reached = []
+    for number, (kind, source, check_id) in enumerate(job.cells, start=1):
         where = f"code cell {number}"
         if kind == "check":
-            if not run_check(check_id, "cell", source, f"{where} (check {check_id})"):
-                return
+            reached.append(check_id)
             continue
-        run, limit = execute(source, student=True)
-        ended = stop(run, limit, where)
-        if ended:
-            result["status"], result["reason"] = ended
-            return
+        left = deadline - time.monotonic()
+        run = kernel.collect(kernel.send(source, silent_history=False), min(limits.cell_timeout, left)) \
+            if left > 0 else None
+        if run is None or run.ended == "timeout":
+            if run is None or left < limits.cell_timeout:
+                result.update(status="timeout", reason=f"the notebook ran longer than its limit of "
+                                                       f"{limits.notebook_timeout:g} s ({where})")
+            else:
+                result.update(status="timeout", reason=f"{where} ran longer than its limit of {limits.cell_timeout:g} s")
+            return reached
+        if run.ended == "output":
+            result.update(status="output", reason=f"{where}: output passed the cap of {limits.output} bytes")
+            return reached
+        if run.ended == "died":
+            description = kernel.exit_description()
+            memory = "SIGKILL" in description or (run.error and run.error[0] == "MemoryError")
+            result.update(status="memory" if memory else "crashed",
+                          reason=f"{where}: {description}" + (f" (memory limit {limits.memory // 1024**2} MiB)"
+                                                              if memory else ""))
+            return reached
         if run.error:
             ename, evalue = run.error
             result["cell_errors"].append({"cell": number, "error": f"{ename}: {evalue}"[:500]})
             if ename == "MemoryError":
                 result.update(status="memory", reason=f"{where} raised MemoryError "
                                                       f"(memory limit {limits.memory // 1024**2} MiB)")
-                return
+                return reached
             if ename == "SystemExit":
                 result.update(status="exited", reason=f"{where} called sys.exit() ({evalue})".replace(" ()", ""))
-                return
-    # The instructor's hidden checks, loaded only now that no student cell is left to run.
-    paths = {}
-    for check in job.hidden:
-        if check.origin not in paths:
-            paths[check.origin] = os.path.join(pending.folder, f".hidden-{secrets.token_hex(8)}.py")
-            Path(paths[check.origin]).write_text(check.source, encoding="utf-8")
-    for check in job.hidden:
-        if not run_check(check.id, "hidden", paths[check.origin], f"instructor check {check.id}", hidden=True):
-            return
+                return reached
+    return reached + ["hidden"]
 
 
-def _signed(record, key: str) -> bool:
-    if not isinstance(record, dict) or not isinstance(record.get("signature"), str):
-        return False
-    text = f"{record.get('check')}|{record.get('nonce')}|{record.get('passed')}".encode()
-    return hmac.compare_digest(hmac.new(key.encode(), text, hashlib.sha256).hexdigest(), record["signature"])
+# ---------------------------------------------------------------- judging
 
 
-def _record(entry: dict, run, nonce: str, check_id: str, key: str, hidden: bool = False) -> None:
-    entry["reached"] = True
-    records = [r for r in run.records if isinstance(r, dict) and r.get("nonce") == nonce
-               and r.get("check") == check_id and _signed(r, key)]
-    if len(records) != 1:
-        entry["message"] = "the check did not report a result"
-        if run.error:
-            entry["message"] += f" (its cell raised {run.error[0]})"
+def program(job: Job) -> tuple[list, list[str]]:
+    """What the answer process runs: the selected statements in notebook order,
+    with a mark before each check cell (and one at the end for hidden checks)."""
+    code = [(number, source) for number, (kind, source, _) in enumerate(job.cells, start=1) if kind == "code"]
+    found, notes = statements(code)
+    needed = {name for *_, names in job.checks for name in names} | {n for h in job.hidden for n in h.names}
+    kept = [found[i] for i in select(found, needed)]
+    items, position = [], 0
+    marks = [(number, check_id) for number, (kind, _, check_id) in enumerate(job.cells, start=1) if kind == "check"]
+    names = {check_id: list(args) for check_id, *_, args in job.checks}
+    for number, check_id in marks:
+        while position < len(kept) and kept[position].cell < number:
+            statement = kept[position]
+            items.append({"cell": statement.cell, "first_line": statement.first_line, "source": statement.source})
+            position += 1
+        items.append({"mark": check_id, "names": names.get(check_id, [])})
+    for statement in kept[position:]:
+        items.append({"cell": statement.cell, "first_line": statement.first_line, "source": statement.source})
+    items.append({"mark": "hidden", "names": sorted({n for h in job.hidden for n in h.names})})
+    references = [f"code cell {s.cell} imports {module}" for s in kept for module in _imports(s.source)
+                  if module.startswith(REFERENCE_IMPORTS)]
+    return items, notes + references
+
+
+def _imports(source: str) -> list[str]:
+    import ast
+
+    modules = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+    return modules
+
+
+class StudentNamespace(dict):
+    """What a hidden check gets as ``student``: the names it reads, as proxies."""
+
+    def __missing__(self, name):
+        raise KeyError(f"your notebook does not define {name!r} (an instructor check reads it)")
+
+
+def _judge(job: Job, answers: Answers, result: dict, reached: list) -> None:
+    from ..checks import REGISTRY, load_all, verdict
+
+    load_all()  # on a Dask worker nothing has imported the checks yet
+    items, notes = program(job)
+    flags = [f"imports the reference implementation: {n}" for n in notes if " imports " in n]
+    limits = job.limits
+    loaded = answers.load(items, job.modules, limits.cell_timeout)
+    if "failed" in loaded:
+        for check_id in reached:
+            if check_id in result["checks"]:
+                result["checks"][check_id].update(reached=True, message=loaded["failed"])
         return
-    record = records[0]
-    entry["passed"] = record.get("passed") is True
-    message = str(record.get("message") or "")
-    if message.startswith(f"{check_id}: "):
-        message = message[len(check_id) + 2:]
-    entry["message"] = message[:300] if hidden else message
+    errors = "; ".join(f"code cell {cell}: {text}" for cell, text in loaded.get("errors", [])[:3])
+    checks = {check_id: (args, REGISTRY.get(check_id)) for check_id, *_, args in job.checks}
+    for check_id in [c for c in reached if c in checks]:
+        entry = result["checks"][check_id]
+        entry["reached"] = True
+        args, check = checks[check_id]
+        if check is None:
+            entry["message"] = f"the grader has no check {check_id!r} (a newer release than this package?)"
+            continue
+        loaded = answers.load(items, job.modules, limits.cell_timeout)  # again only if a check killed it
+        values = (loaded.get("marks") or {}).get(check_id, {})
+        missing = [name for name in args if values.get(name) is None]
+        if "failed" in loaded or missing:
+            entry["message"] = loaded.get("failed") or _undefined(missing, errors)
+            continue
+        answers.deadline = time.monotonic() + limits.cell_timeout
+        passed, message = _verdict(verdict, check.body, [values[name] for name in args])
+        entry.update(passed=passed, message=message)
+    if "hidden" in reached:
+        for hidden in job.hidden:
+            entry = result["checks"][hidden.id]
+            entry["reached"] = True
+            loaded = answers.load(items, job.modules, limits.cell_timeout)
+            if "failed" in loaded:
+                entry["message"] = loaded["failed"]
+                continue
+            values = loaded.get("marks", {}).get("hidden", {})
+            student = StudentNamespace({k: v for k, v in values.items() if v is not None})
+            answers.deadline = time.monotonic() + limits.cell_timeout
+            passed, message = _verdict(verdict, _hidden_body(hidden), [student])
+            entry.update(passed=passed, message=message[:300])
+    origins = (answers.loaded or {}).get("origins", {})
+    graded = {n for *_, names in job.checks for n in names} | {n for h in job.hidden for n in h.names}
+    flags += [f"{name} comes from the package ({origins[name]})" for name in sorted(graded) if name in origins]
+    if answers.alive():
+        answers.deadline = time.monotonic() + 10
+        try:
+            used = answers.request("references")
+        except Exception:
+            used = {}
+        flags += [f"calls the reference implementation {name} ({count} times)" for name, count in used.items()]
+    result["flags"] = flags
+
+
+def _undefined(missing, errors) -> str:
+    text = ", ".join(f"`{name}`" for name in missing)
+    return (f"{text} {'is' if len(missing) == 1 else 'are'} not defined when this check runs. The grader runs "
+            f"only your definitions and what they use, not your notebook's other code"
+            + (f" ({errors})" if errors else ""))
+
+
+def _verdict(verdict, body, args) -> tuple[bool, str]:
+    try:
+        return verdict(body, *args)
+    except AnswerError as error:
+        return False, str(error)
+
+
+_hidden_modules: dict[tuple[str, str], types.ModuleType] = {}
+_hidden_lock = threading.Lock()
+
+
+def _hidden_body(hidden: HiddenCheck):
+    """The hidden check's function, its module loaded once per grader process
+    (its ids kept out of the registry of the released checks)."""
+    from .. import checks
+
+    key = (hidden.origin, hashlib.sha256(hidden.source.encode()).hexdigest())
+    with _hidden_lock:
+        if key not in _hidden_modules:
+            before = set(checks.REGISTRY)
+            module = types.ModuleType(f"_resilience_lab_hidden_{secrets.token_hex(4)}")
+            module.__file__ = hidden.origin
+            try:
+                exec(compile(hidden.source, hidden.origin, "exec"), module.__dict__)
+            finally:
+                for check_id in set(checks.REGISTRY) - before:
+                    del checks.REGISTRY[check_id]
+            _hidden_modules[key] = module
+    function = _hidden_modules[key].__dict__[hidden.function]
+    check = getattr(function, "check", None)
+    return check.body if check is not None else function
+
+
+__all__ = ["Job", "HiddenCheck", "Package", "Limits", "start", "finish", "blank_result", "STATUSES",
+           "Remote", "RemoteClass"]

@@ -168,18 +168,92 @@ def build():
         "resilience_lab.checks.REGISTRY.clear()\n"
         "checks = importlib.reload(checks)")
 
-    # An attack on the grader itself: replace its entry point by one that reports passes.
+    # Attacks on where the verdict is decided. Every one has wrong answers and earns nothing:
+    # the verdicts are computed in the grader's process from the answers alone.
+    # 1. Speak for the grader: print PASS lines and publish verdict messages, and wrap any
+    #    entry point of the grader's that the kernel may hold so it judges an empty check.
     out["attack-fake-guard.ipynb"] = tamper(
         "import sys, types\n"
         "from IPython.display import publish_display_data\n"
-        "def run(check_id, nonce, kind, payload):\n"
+        "def run(check_id, nonce, kind, payload, *rest):\n"
         "    publish_display_data({'application/vnd.resilience-lab.check+json':\n"
         "                          {'check': check_id, 'nonce': nonce, 'passed': True, 'message': ''}})\n"
+        "    print(f'PASS  {check_id}  3/3 points')\n"
+        "for name in list(sys.modules):\n"
+        "    if 'grader' in name and hasattr(sys.modules[name], 'run'):\n"
+        "        real = sys.modules[name].run\n"
+        "        sys.modules[name].run = lambda check_id, nonce, kind, payload: real(check_id, nonce, 'cell', 'pass')\n"
         "fake = types.ModuleType('_resilience_lab_grader')\n"
         "fake.run = run\n"
-        "if '_resilience_lab_grader' in sys.modules:\n"
-        "    sys.modules['_resilience_lab_grader'].run = run\n"
         "sys.modules['_resilience_lab_grader'] = fake")
+    # 2. An import hook, installed by the graded definition itself, that hands out a fake `sys`
+    #    and a fake checks module to whoever imports them after it.
+    out["attack-import-hook.ipynb"] = with_code({**WRONG, "cell-04": (
+        "import importlib.abc, importlib.machinery, sys, types\n\n"
+        "class _Fake(importlib.abc.MetaPathFinder, importlib.abc.Loader):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name in ('sys', 'resilience_lab.checks', 'resilience_lab.checks.lesson01', 'math'):\n"
+        "            return importlib.machinery.ModuleSpec(name, self)\n"
+        "    def create_module(self, spec):\n"
+        "        return types.SimpleNamespace(isclose=lambda *a, **k: True, CheckFailed=Warning,\n"
+        "                                     expect_close=lambda *a, **k: None, inf=float('inf'))\n"
+        "    def exec_module(self, module):\n"
+        "        pass\n\n"
+        "for _name in ('math', 'resilience_lab.checks', 'resilience_lab.checks.lesson01'):\n"
+        "    sys.modules.pop(_name, None)\n"
+        "sys.meta_path.insert(0, _Fake())\n\n"
+        "def max_throughput(workers, latency):\n"
+        "    sys.meta_path.insert(0, _Fake())\n"
+        "    return workers * latency")})
+    # 3. Mutate the state the checks read (the settings, the cached simulation, the comparison
+    #    helpers) from a decorator of each graded function, so it runs wherever they are defined.
+    mutate = ("import functools, types\n"
+              "import resilience_lab.checks as core\n"
+              "import resilience_lab.checks.lesson01 as l1\n\n"
+              "def _loosen(function):\n"
+              "    core.expect_close = l1.expect_close = lambda *a, **k: None\n"
+              "    l1.math = types.SimpleNamespace(isclose=lambda *a, **k: True, inf=float('inf'))\n"
+              "    l1.abs = lambda x: 0\n"
+              "    l1.RATE, l1.WORKERS, l1.HOLD = 1.0, 1, 1.0\n"
+              "    l1._slow_b_run.cache_clear()\n"
+              "    real = getattr(l1.lesson, 'real', l1.lesson)\n"
+              "    l1.lesson = types.SimpleNamespace(measured_throughput=lambda *a: 50.0, measured_fill_time=lambda *a: 0.0,\n"
+              "                                      measured_queue=lambda *a: 0.0, SLOWDOWN=0.5, real=real,\n"
+              "                                      saturation_world=real.saturation_world)\n"
+              "    l1._slow_b_run = lambda *a: None\n"
+              "    return function\n\n")
+    out["attack-mutate-state.ipynb"] = with_code({
+        "cell-04": mutate + "@_loosen\n" + WRONG["cell-04"],
+        "cell-07": "@_loosen\n" + WRONG["cell-07"],
+        "cell-10": "@_loosen\n" + WRONG["cell-10"],
+        "cell-13": "@_loosen\n" + WRONG["cell-13"]})
+    # 4. Walk the stack and the heap from inside the graded function to the code judging it.
+    out["attack-frame-walk.ipynb"] = with_code({**WRONG, "cell-04": (
+        "import gc, sys\n\n"
+        "def max_throughput(workers, latency):\n"
+        "    frame = sys._getframe(1)\n"
+        "    while frame is not None:\n"
+        "        for space in (frame.f_locals, frame.f_globals):\n"
+        "            for key in ('expected', 'predicted', 'measured'):\n"
+        "                if key in space and isinstance(space[key], float):\n"
+        "                    return space[key]\n"
+        "            if 'expect_close' in space:\n"
+        "                space['expect_close'] = lambda *a, **k: None\n"
+        "        frame = frame.f_back\n"
+        "    for thing in gc.get_objects():\n"
+        "        if isinstance(thing, dict) and 'check_max_throughput' in thing:\n"
+        "            thing['expect_close'] = lambda *a, **k: None\n"
+        "    return workers * latency")})
+    # 5. An IPython input transformer that rewrites every check cell before it runs.
+    out["attack-input-transformer.ipynb"] = tamper(
+        "def _neuter(lines):\n"
+        "    return [f\"print('PASS  {line.split('(')[0].split('_', 1)[1]}')\\n\" if 'checks.check_' in line else line\n"
+        "            for line in lines]\n"
+        "get_ipython().input_transformers_post.append(_neuter)")
+    # 6. Swell the grader's memory: an answer of 60 MB (the grader accepts 8 MiB at most).
+    out["attack-huge-answer.ipynb"] = with_code({**RIGHT, "cell-04": (
+        "def max_throughput(workers, latency):\n"
+        "    return 'x' * 60_000_000")})
 
     unknown = with_code(RIGHT)
     unknown.metadata["resilience_lab"]["exercise"] = "99-no-such-exercise"
