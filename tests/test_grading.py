@@ -393,3 +393,46 @@ def test_workers_start_the_next_kernel_before_grading_and_keep_the_order(monkeyp
         started = [index for kind, index in mine if kind == "start"]
         for position, index in enumerate(started[:-1]):  # the next start comes before this finish
             assert mine.index(("start", started[position + 1])) < mine.index(("finish", index))
+
+
+REFERENCE_BREAKERS = {
+    # imported under the exercise's name
+    "imported.ipynb": "from resilience_lab.patterns.circuit_breaker import CircuitBreaker as Breaker",
+    # a subclass that adds nothing
+    "subclass.ipynb": "from resilience_lab.patterns import circuit_breaker\n\n"
+                      "class Breaker(circuit_breaker.CircuitBreaker):\n    pass",
+    # a wrapper that finds the reference without a visible import and hands every call to it
+    "delegating.ipynb": "import importlib\n\nclass Breaker:\n"
+                        "    def __init__(self, **settings):\n"
+                        "        module = importlib.import_module('resilience_lab.' + 'patterns.circuit_breaker')\n"
+                        "        self._inner = module.CircuitBreaker(**settings)\n"
+                        "    def allow(self, now):\n        return self._inner.allow(now)\n"
+                        "    def record(self, now, ok):\n        self._inner.record(now, ok)\n"
+                        "    @property\n    def state(self):\n        return self._inner.state",
+}
+
+
+def test_using_the_packages_reference_implementation_is_flagged(tmp_path):
+    """Three ways of handing in the package's own breaker for exercise 3: each earns
+    what its answers earn, and its row (csv and json) says what it used."""
+    solution = nbformat.read(ROOT / "solutions" / "03-circuit-breaker.ipynb", as_version=4)
+    paths = []
+    for name, code in REFERENCE_BREAKERS.items():
+        notebook = nbformat.from_dict(json.loads(json.dumps(solution)))
+        next(c for c in notebook.cells if c.get("id") == "cell-04").source = code
+        nbformat.write(notebook, tmp_path / name)
+        paths.append(str(tmp_path / name))
+    nbformat.write(solution, tmp_path / "own.ipynb")
+    rows = grade([*paths, str(tmp_path / "own.ipynb")], tmp_path / "out", release=RELEASE, workers=2,
+                 sandboxed=SANDBOXED)
+    flags = {Path(r["file"]).name: " | ".join(r["flags"]) for r in rows}
+    assert "imports the reference implementation" in flags["imported.ipynb"]
+    assert "Breaker comes from the package (resilience_lab.patterns.circuit_breaker)" in flags["imported.ipynb"]
+    assert "Breaker comes from the package (resilience_lab.patterns.circuit_breaker)" in flags["subclass.ipynb"]
+    assert "calls the reference implementation resilience_lab.patterns.circuit_breaker.CircuitBreaker" \
+        in flags["delegating.ipynb"]
+    assert flags["own.ipynb"] == ""
+    assert all(r["total"] == r["maximum"] for r in rows), [(r["file"], r["total"]) for r in rows]
+    with open(tmp_path / "out" / "grades.csv", newline="") as handle:
+        table = {Path(line["file"]).name: line for line in csv.DictReader(handle)}
+    assert table["subclass.ipynb"]["flags"] == flags["subclass.ipynb"].replace(" | ", "; ")
