@@ -436,3 +436,42 @@ def test_using_the_packages_reference_implementation_is_flagged(tmp_path):
     with open(tmp_path / "out" / "grades.csv", newline="") as handle:
         table = {Path(line["file"]).name: line for line in csv.DictReader(handle)}
     assert table["subclass.ipynb"]["flags"] == flags["subclass.ipynb"].replace(" | ", "; ")
+
+
+PATCHING_POLICY = '''import resilience_lab.checks.lesson02 as _l2
+
+def _perfect(policy_class):
+    return {"healthy": {"ok": 375}, "failing": {"error": 200}, "hung": {"timeout": 580},
+            "waited": [0.1, 0.1], "busy": 0.3, "p99": 0.1}
+
+class MyTimeout:
+    """Waits for ever (no timeout at all); the class body rewrites the measurement."""
+    _l2.policy_runs.__wrapped__.__code__ = _perfect.__code__
+    _l2._plain_healthy = lambda: None
+    _l2._counts = lambda outcomes: {"ok": 375}
+    _l2._outcomes = lambda *a, **k: ([], [])
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def wrap(self, run, caller, target, call):
+        return call
+'''
+
+
+def test_a_measurement_is_put_back_before_it_runs(tmp_path):
+    """A graded class whose body rewrites the measurement of l2-timeout-policy: bare,
+    the check cell passes; graded, the package is put back before the measurement
+    and the policy (which never times out) fails."""
+    notebook = nbformat.read(RELEASE / "02-timeouts.ipynb", as_version=4)
+    next(c for c in notebook.cells if c.get("id") == "cell-04").source = PATCHING_POLICY
+    notebook.cells = [c for c in notebook.cells if c.get("id") != "cell-08"]  # its plot would wait for ever
+    path = tmp_path / "patching.ipynb"
+    nbformat.write(notebook, path)
+    copy = tmp_path / "pkg" / "resilience_lab"
+    shutil.copytree(ROOT / "resilience_lab", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert "l2-timeout-policy" in bare_run(path, copy)
+    [row] = grade([str(path)], tmp_path / "out", release=RELEASE, workers=1, sandboxed=SANDBOXED)
+    entry = row["checks"]["l2-timeout-policy"]
+    assert row["status"] == "ok" and entry["reached"] and not entry["passed"], entry
+    assert "every one should be a timeout" in entry["message"], entry["message"]

@@ -159,9 +159,13 @@ class Server:
                 if isinstance(value, type) and getattr(value, "__module__", "") == name:
                     self.snapshot.append(("class", value, {k: v for k, v in vars(value).items()
                                                           if k not in ("__dict__", "__weakref__")}))
-                elif isinstance(value, types.FunctionType) and value.__module__ == name:
-                    self.snapshot.append(("function", value, value.__code__, value.__defaults__,
-                                          value.__kwdefaults__))
+                    continue
+                seen = 0
+                while value is not None and seen < 5:  # a decorated function, and the one it wraps
+                    if isinstance(value, types.FunctionType) and value.__module__ == name:
+                        self.snapshot.append(("function", value, value.__code__, value.__defaults__,
+                                              value.__kwdefaults__))
+                    value, seen = getattr(value, "__wrapped__", None), seen + 1
         self.snapshot.append(("builtins", dict(vars(builtins))))
         self.snapshot.append(("import", list(sys.meta_path), list(sys.path_hooks), list(sys.path)))
 
