@@ -310,6 +310,14 @@ def test_a_student_grades_their_own_exercise_with_the_default_release(tmp_path, 
     assert cli.main(["grade", "solutions/01-cascading-failures.ipynb", "--out", str(out), "--quiet"]) == 0
     assert "10 / 10" in capsys.readouterr().out
     assert (out / "grades.csv").exists() and (out / "grades.json").exists()
+    first = (out / "grades.csv").read_text()
+    # Grading again into the same folder keeps the first run, and says where.
+    assert cli.main(["grade", "exercises/01-cascading-failures.ipynb", "--out", str(out), "--quiet"]) == 0
+    said = capsys.readouterr().out
+    [earlier] = (out / "earlier").iterdir()
+    assert f"kept the earlier grades of that folder in {earlier}" in said
+    assert (earlier / "grades.csv").read_text() == first and len(list((earlier / "feedback").iterdir())) == 1
+    assert len(list((out / "feedback").iterdir())) == 1 and "exercises/01" in (out / "grades.csv").read_text()
 
 
 def sleepy_notebook(path, cells):

@@ -20,7 +20,7 @@ Nothing the grader trusts is computed here except the measurements of
 ``measure`` requests: a verdict is always decided in the grader's process.
 
 Before each ``measure``, the package's modules, classes and functions are put
-back as they were before the student's definitions ran. While the student's
+back as they were before the student's definitions ran, and its caches emptied. While the student's
 code is driven through the data channel, any use of the package's reference
 implementations (:mod:`resilience_lab.patterns`, the world's policies) is noted
 and reported to the grader, which flags it in the grades.
@@ -160,6 +160,8 @@ class Server:
                     self.snapshot.append(("class", value, {k: v for k, v in vars(value).items()
                                                           if k not in ("__dict__", "__weakref__")}))
                     continue
+                if callable(getattr(value, "cache_clear", None)):  # a cache a student's code may have filled
+                    self.snapshot.append(("cache", value))
                 seen = 0
                 while value is not None and seen < 5:  # a decorated function, and the one it wraps
                     if isinstance(value, types.FunctionType) and value.__module__ == name:
@@ -190,6 +192,8 @@ class Server:
             elif kind == "function":
                 _, function, code, defaults, kwdefaults = entry
                 function.__code__, function.__defaults__, function.__kwdefaults__ = code, defaults, kwdefaults
+            elif kind == "cache":
+                entry[1].cache_clear()
             elif kind == "builtins":
                 space = vars(builtins)
                 for key in [k for k in space if k not in entry[1]]:
