@@ -31,7 +31,7 @@ import random
 from ..lessons import circuit_breaker as lesson
 from ..patterns.circuit_breaker import OPEN, CircuitBreaker
 from ..world.breaker_policy import state_name
-from . import CheckFailed, graded
+from . import CheckFailed, graded, measured
 
 #: Settings the traces are run with (rates that are exact binary fractions,
 #: so ``failures / calls >= rate`` and ``failures >= rate * calls`` agree).
@@ -133,48 +133,79 @@ def _state(breaker):
     return state_name(breaker.state)
 
 
-def _replay(student_class, config, steps, *, until_first_trip):
-    """Run one trace through both; return None if they agree, else (rows, index of the mismatch)."""
+def _script(config, steps, *, until_first_trip):
+    """The steps a breaker is fed (an outcome only ends a call the reference let
+    through), each as ``(now, event, reference's answer, reference's state after it)``."""
     ref = CircuitBreaker(**config)
-    rows = []
-
-    def fail(row, problem):
-        rows.append((*row, problem))
-        return rows, len(rows) - 1
-
-    try:
-        mine = student_class(**config)
-    except NotImplementedError:
-        raise
-    except Exception as error:
-        return fail((0, "-", f"{type(error).__name__}: {error}", ""), "your constructor raised")
-    in_flight = 0
+    in_flight, script = 0, []
     for now, event in steps:
-        expected_answer = your_answer = ""
+        if event == "call":
+            allowed = ref.allow(now)
+            in_flight += allowed
+            answer = "allowed" if allowed else "refused"
+        else:
+            if in_flight == 0:
+                continue
+            in_flight -= 1
+            ref.record(now, event == "ok")
+            answer = ""
+        script.append((now, event, answer, _state(ref)))
+        if until_first_trip and script[-1][3] == OPEN:
+            break
+    return script
+
+
+@measured
+def breaker_answers(student_class, runs):
+    """Feed each ``(config, script)`` to a new breaker of ``student_class``: its
+    ``(answer, state)`` after each step (answer "allowed", "refused", or "" for an
+    outcome), ending at a step that raised as ``("raised", what it raised)``."""
+    out = []
+    for config, script in runs:
         try:
-            if event == "call":
-                allowed = ref.allow(now)
-                got = mine.allow(now)
-                in_flight += allowed
-                expected_answer = "allowed" if allowed else "refused"
-                your_answer = "allowed" if got else "refused"
-            else:
-                if in_flight == 0:
-                    continue
-                in_flight -= 1
-                ref.record(now, event == "ok")
-                mine.record(now, event == "ok")
-            expected, yours = _state(ref), _state(mine)
+            mine = student_class(**config)
         except NotImplementedError:
             raise
         except Exception as error:
-            return fail((now, event, f"{expected_answer} {_state(ref)}".strip(), f"raised {type(error).__name__}: {error}"), "")
+            out.append([("constructor", f"{type(error).__name__}: {error}")])
+            continue
+        answers = []
+        for now, event, *_ in script:
+            try:
+                if event == "call":
+                    answer = "allowed" if mine.allow(now) else "refused"
+                else:
+                    mine.record(now, event == "ok")
+                    answer = ""
+                answers.append((answer, _state(mine)))
+            except NotImplementedError:
+                raise
+            except Exception as error:
+                answers.append(("raised", f"{type(error).__name__}: {error}"))
+                break
+        out.append(answers)
+    return out
+
+
+def _compare(script, answers):
+    """None if the breaker answered as the reference at every step, else (rows, index of the mismatch)."""
+    rows = []
+    if answers and answers[0][0] == "constructor":
+        return [(0, "-", answers[0][1], "", "your constructor raised")], 0
+    for (now, event, expected_answer, expected), found in zip(script, answers):
+        if found[0] == "raised":
+            rows.append((now, event, f"{expected_answer} {expected}".strip(), f"raised {found[1]}", ""))
+            return rows, len(rows) - 1
+        your_answer, yours = found
         row = (now, event, f"{expected_answer} {expected}".strip(), f"{your_answer} {yours}".strip())
         if expected != yours or expected_answer != your_answer:
-            return fail(row, "")
+            rows.append((*row, ""))
+            return rows, len(rows) - 1
         rows.append((*row, None))
-        if until_first_trip and expected == OPEN:
-            return None
+    if len(answers) < len(script):  # cannot happen unless the answers were cut short
+        now, event, expected_answer, expected = script[len(answers)]
+        rows.append((now, event, f"{expected_answer} {expected}".strip(), "no answer", ""))
+        return rows, len(rows) - 1
     return None
 
 
@@ -190,9 +221,12 @@ def _table(rows, bad):
 def _differential(student_class, *, until_first_trip):
     if not isinstance(student_class, type):
         raise CheckFailed(f"pass your breaker class itself (e.g. Breaker), got {student_class!r}")
+    runs = [(name, config, _script(config, steps, until_first_trip=until_first_trip))
+            for name, config, steps in traces()]
+    answers = breaker_answers(student_class, [(config, script) for _, config, script in runs])
     failures = []
-    for name, config, steps in traces():
-        found = _replay(student_class, config, steps, until_first_trip=until_first_trip)
+    for (name, config, script), found in zip(runs, answers):
+        found = _compare(script, found)
         if found is not None:
             failures.append((len(found[0]), name, config, found))
     if not failures:

@@ -152,12 +152,20 @@ def _windows(requests, retries, window=10.0, seconds=100.0):
     return np.histogram(requests, edges)[0], np.histogram(retries, edges)[0]
 
 
+@measured
+def budget_times(RetryBudget, **settings):
+    """:func:`~resilience_lab.lessons.retries.budget_trace` of ``RetryBudget(**settings)``:
+    (request times, times of the retries it allowed)."""
+    requests, retries = lesson.budget_trace(lambda: RetryBudget(**settings))
+    return [float(t) for t in requests], [float(t) for t in retries]
+
+
 @graded("l5-budget", points=3,
         hint="Keep counts of requests and of retries over the last `window` seconds; allow a retry while "
              "retries + 1 <= ratio * requests + min_per_second * window, and count it when you allow it.")
 def check_budget(RetryBudget):
     # Every attempt fails for 100 s; 100 requests a second each want 2 retries.
-    requests, retries = lesson.budget_trace(lambda: RetryBudget(ratio=0.1, window=10.0, min_per_second=0.0))
+    requests, retries = budget_times(RetryBudget, ratio=0.1, window=10.0, min_per_second=0.0)
     per_window_requests, per_window_retries = _windows(requests, retries)
     worst = int(np.argmax(per_window_retries / per_window_requests))
     if per_window_retries[worst] > 0.11 * per_window_requests[worst]:
@@ -166,7 +174,7 @@ def check_budget(RetryBudget):
     if len(retries) < 0.09 * len(requests):
         raise CheckFailed(f"with ratio 0.1 the budget allowed only {len(retries)} retries for {len(requests)} "
                           f"requests; it should allow about {0.1 * len(requests):.0f}")
-    _, retries = lesson.budget_trace(lambda: RetryBudget(ratio=0.0, window=10.0, min_per_second=2.0))
+    _, retries = budget_times(RetryBudget, ratio=0.0, window=10.0, min_per_second=2.0)
     _, per_window_retries = _windows(requests, retries)
     if per_window_retries.max() > 22 or len(retries) < 180:
         raise CheckFailed(f"with ratio 0 and min_per_second 2 the budget should allow about 20 retries per "
