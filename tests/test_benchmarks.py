@@ -1,11 +1,12 @@
 """The benchmark harness itself (no timings are asserted: benchmarks report, tests do not time)."""
 
 import ipywidgets as widgets
+import nbformat
 import pytest
 
 import benchmarks
 from benchmarks import __main__ as runner
-from benchmarks import engine, widgets as widget_bench
+from benchmarks import engine, grading, nbgrader_side, widgets as widget_bench
 
 
 def test_every_benchmark_module_is_discovered():
@@ -46,3 +47,30 @@ def test_a_burst_of_changes_runs_far_fewer_times_than_it_changes():
     panel = widget_bench.reference_panel()
     runs, _ = widget_bench.latest_wins(panel, changes=10)
     assert 1 <= runs <= 3
+
+
+def test_the_nbgrader_assignment_has_five_answers_and_five_one_point_tests():
+    source = nbgrader_side.source_notebook()
+    meta = [c.metadata["nbgrader"] for c in source.cells if "nbgrader" in c.metadata]
+    answers = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    tests = [m for m in meta if m["grade"]]
+    assert len(answers) == 5 and all("### BEGIN SOLUTION" in c.source for c in answers)
+    assert len(tests) == 5 and all(m["points"] == 1 and m["locked"] and not m["solution"] for m in tests)
+    assert len({m["grade_id"] for m in meta}) == 10 and all(m["schema_version"] == 3 for m in meta)
+    student = nbgrader_side.answered(source)
+    nbformat.validate(student)
+    namespace = {}
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            exec(cell.source, namespace)  # every test cell's assert holds for the answers
+    assert "BEGIN SOLUTION" not in "".join(c.source for c in student.cells)
+
+
+def test_nbgrader_that_cannot_be_installed_is_reported_as_skipped(monkeypatch):
+    def unavailable(**kwargs):
+        raise nbgrader_side.Unavailable("pip install failed (exit 1): no network")
+
+    monkeypatch.setattr(nbgrader_side, "prepare", unavailable)
+    result = grading.run(count=1, only=["nbgrader"], repeat=1, log=lambda text: None)
+    assert result["five"]["status"] == {"nbgrader": "skipped"}
+    assert any("skipped" in line and "no network" in line for line in result["lines"])
