@@ -7,12 +7,15 @@ How a submission is graded (one notebook; a folder is one student's notebooks):
    ``metadata.resilience_lab.exercise`` (or, if that was stripped, from the check
    ids its cells carry), never from the file name; put back the released check
    cells (edited: restored, deleted: re-inserted, duplicated: removed).
-2. :mod:`.runner`: in a fresh temporary folder holding a private copy of the
-   package, launch a fresh kernel with limits (:mod:`.kernel`) which imports
-   the checks and installs the guard of :mod:`.kernel_side` before any student
-   cell. Then run the cells one by one with a per-cell and a whole-notebook time
-   limit and an output cap; run each check cell through the guard; then the
-   instructor's hidden checks. The submission's file is only ever read.
+2. :mod:`.runner`: in a fresh grading folder, start two processes, each in its
+   own bubblewrap sandbox (:mod:`.sandbox`): a kernel that runs the notebook's
+   cells under a per-cell and a whole-notebook time limit, a memory limit and an
+   output cap (:mod:`.kernel`), to learn how far the notebook gets; and an answer
+   process (:mod:`.answers`) that runs only the graded definitions
+   (:mod:`.definitions`). Each check the notebook reached then runs in *this*
+   process on proxies of the student's objects, and so do the instructor's
+   hidden checks: no verdict is computed where the student's code runs. The
+   submission's file is only ever read.
 3. :mod:`.report`: ``grades.csv``, ``grades.json``, ``feedback/*.html``.
 
 The cells are run by this module's own small Jupyter client rather than by

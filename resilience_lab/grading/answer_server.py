@@ -40,18 +40,6 @@ REFERENCE_PACKAGES = ("resilience_lab.patterns", "resilience_lab.world.policies"
                       "resilience_lab.world.deadline_policy", "resilience_lab.world.fallback_policy")
 
 
-def _limit(memory, cpu, fsize):
-    import resource
-
-    if memory > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    if cpu > 0:
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-    if fsize > 0:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
 def _read_exactly(count):
     chunks = []
     while count:
@@ -326,7 +314,9 @@ def _error(error):
 
 def main():
     global IN, OUT
-    _limit(*(int(a) for a in sys.argv[1:4]))
+    from resilience_lab import _limits
+
+    _limits.apply(*(int(a) for a in sys.argv[1:4]))
     IN, OUT = int(sys.argv[4]), int(sys.argv[5])
     sys.stdout = sys.stderr = open(os.devnull, "w")  # a student's prints go nowhere
     sys.stdin = open(os.devnull)

@@ -48,15 +48,10 @@ MESSAGE_MARGIN = 256 * 1024
 
 # Sets the limits, then becomes the kernel (argv: memory bytes, cpu seconds, file bytes, connection file).
 LAUNCHER = """\
-import resource, sys
-memory, cpu, fsize, connection = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-if memory > 0:
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-if cpu > 0:
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-if fsize > 0:
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+import sys
+from resilience_lab import _limits
+_limits.apply(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
+connection = sys.argv[4]
 sys.argv = ["ipykernel_launcher", "-f", connection, "--HistoryManager.enabled=False", "--IPKernelApp.quiet=False"]
 from ipykernel import kernelapp
 kernelapp.launch_new_instance()
