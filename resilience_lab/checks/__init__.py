@@ -22,18 +22,22 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
+import sys
 from dataclasses import dataclass
 
 
 class CheckFailed(AssertionError):
     """A graded check did not pass; the message says why.
 
-    In a notebook it shows as one line, not a traceback into this package: the
-    FAIL line and hint printed just above already say everything useful.
+    In a notebook it shows as one short line naming the check, not a traceback
+    into this package and not the message again: the FAIL line and hint printed
+    just above already say everything useful, once.
     """
 
     def _render_traceback_(self):  # IPython's hook for how an exception is shown
-        return [f"CheckFailed: {self}"]
+        check = str(self).split(":", 1)[0] if ":" in str(self) else "the check"
+        return [f"CheckFailed: {check} did not pass (why: the FAIL line above)"]
 
 
 class Points(int):
@@ -118,10 +122,32 @@ def measured(function):
     return run
 
 
+def is_number(value) -> bool:
+    """A real number as Python counts them (``int``, ``float``, ``Fraction``, numpy's
+    scalars...), but not a ``bool``."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np_bool()))
+
+
+def np_bool():
+    numpy = sys.modules.get("numpy")
+    return numpy.bool_ if numpy is not None else bool
+
+
+def whole_number(what: str, value) -> int:
+    """``value`` as an ``int`` if it is a whole number (an integer, or a float
+    such as ``15.0`` with nothing after the point); else a failed check."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np_bool())):
+        return int(value)
+    if is_number(value) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    raise CheckFailed(f"{what} returned {value!r}, expected a whole number")
+
+
 def expect_close(what: str, got, expected: float, *, rel: float = 1e-9, abs: float = 0.0) -> None:
     """Fail with a readable message unless ``got`` is a number close to ``expected``."""
-    if isinstance(got, bool) or not isinstance(got, (int, float)):
+    if not is_number(got):
         raise CheckFailed(f"{what} returned {got!r}, expected a number close to {expected:.4g}")
+    got = float(got)
     if math.isinf(expected) or math.isinf(got):
         if got != expected:
             raise CheckFailed(f"{what} returned {got:.4g}, expected {expected:.4g}")

@@ -43,6 +43,8 @@ def check_max_throughput(max_throughput):
 def check_fill_time(time_to_fill):
     expect_close("time_to_fill(50, 150, 0.5)", time_to_fill(50, 150, 0.5), 50 / 150, rel=1e-6)
     expect_close("time_to_fill(10, 100, 0.5)", time_to_fill(10, 100, 0.5), 0.1, rel=1e-6)
+    expect_close("time_to_fill(50, 100, 0.5) (exactly 50 calls in flight: the pool is just full)",
+                 time_to_fill(50, 100, 0.5), 0.5, rel=1e-6)
     expect_close("time_to_fill(50, 150, 0.02) (50 workers keep up with 3 busy on average)",
                  time_to_fill(50, 150, 0.02), math.inf)
     predicted = time_to_fill(WORKERS, RATE, HOLD)

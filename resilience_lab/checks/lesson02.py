@@ -20,7 +20,7 @@ import numpy as np
 from ..lessons import timeouts as lesson
 from ..outcomes import Outcome
 from ..patterns.deadline import choose_timeout as reference_choose
-from . import CheckFailed, expect_close, graded, measured
+from . import CheckFailed, expect_close, graded, is_number, measured
 
 SECONDS = 0.1
 HANG = (2.0, 6.0)
@@ -126,7 +126,7 @@ def check_choose_timeout(choose_timeout):
         what = f"choose_timeout({'a shuffled list of' if samples is shuffled else 'the'} {len(samples)} " \
                f"samples from {min(samples):g} to {max(samples):g} s, {budget})"
         got = choose_timeout(samples, budget)
-        if isinstance(got, bool) or not isinstance(got, (int, float, np.floating)):
+        if not is_number(got):
             raise CheckFailed(f"{what} returned {got!r}, expected a number of seconds")
         ok, wanted = _accepts(list(samples), budget, float(got))
         if not ok:

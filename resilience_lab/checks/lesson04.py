@@ -23,7 +23,7 @@ import functools
 
 from ..lessons import bulkheads as lesson
 from ..outcomes import Outcome
-from . import CheckFailed, expect_close, graded, measured
+from . import CheckFailed, graded, measured, whole_number
 
 
 class CallAbandoned(BaseException):
@@ -228,8 +228,10 @@ def check_no_leak(Bulkhead, call_with_bulkhead):
              "and round up to a whole permit.")
 def check_sizing(partition_size):
     for args, expected in [((150, 0.047, 2), 15), ((200, 0.036, 2), 15), ((100, 0.5, 1.5), 75), ((10, 0.02, 2), 1)]:
-        expect_close(f"partition_size{args}", partition_size(*args), expected)
-    got = partition_size(3, 0.1, 2)
+        got = whole_number(f"partition_size{args}", partition_size(*args))
+        if got != expected:
+            raise CheckFailed(f"partition_size{args} returned {got}, expected {expected}")
+    got = whole_number("partition_size(3, 0.1, 2)", partition_size(3, 0.1, 2))
     if got != 1:
         raise CheckFailed(f"partition_size(3, 0.1, 2) returned {got!r}: 0.6 permits round up to 1")
 
@@ -243,9 +245,9 @@ SUCCESS_MARGIN = 0.002
         hint="Size each partition with partition_size from its own rate and latency, and make sure a "
              "call with no permit is rejected rather than queued.")
 def check_isolation(Bulkhead, call_with_bulkhead, partition_size):
-    pay = partition_size(lesson.PAYMENT_RATE, 0.047, 2)
-    prof = partition_size(lesson.PROFILE_RATE, 0.036, 2)
-    if not (isinstance(pay, int) and isinstance(prof, int)) or pay < 1 or prof < 1:
+    pay = whole_number(f"partition_size({lesson.PAYMENT_RATE}, 0.047, 2)", partition_size(lesson.PAYMENT_RATE, 0.047, 2))
+    prof = whole_number(f"partition_size({lesson.PROFILE_RATE}, 0.036, 2)", partition_size(lesson.PROFILE_RATE, 0.036, 2))
+    if pay < 1 or prof < 1:
         raise CheckFailed(f"partition_size gave {pay!r} and {prof!r} permits; expected whole numbers >= 1")
     world = world_numbers(Bulkhead, call_with_bulkhead, pay, prof)
     p_down, p_base = world["down"]["profile_p99"], world["base"]["profile_p99"]

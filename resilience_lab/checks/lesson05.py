@@ -25,7 +25,7 @@ import random
 import numpy as np
 
 from ..lessons import retries as lesson
-from . import CheckFailed, expect_close, graded, measured
+from . import CheckFailed, expect_close, graded, is_number, measured
 
 ALPHA = 1e-6
 DRAWS = 2000
@@ -37,7 +37,7 @@ def _v(n, base=BASE, cap=CAP):
 
 
 def _number(what, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    if not is_number(value) or math.isnan(value):
         raise CheckFailed(f"{what} returned {value!r}, expected a number of seconds")
     return float(value)
 

@@ -14,11 +14,18 @@ to a widget. Each :meth:`World.run` builds a fresh SimPy environment.
 Randomness: each service, load and client draws from its own
 ``random.Random`` seeded from ``(seed, its name)``, so adding a service does not
 change the numbers another one draws.
+
+Each run deep-copies the world's policies, so a run starts from fresh objects.
+A thread lock inside a policy (a thread-safe breaker or permit counter, as
+pybreaker's) is copied as a new, unlocked lock of the same kind; nothing else
+about a student's object needs to be copyable.
 """
 
 from __future__ import annotations
 
+import _thread
 import copy
+import copyreg
 import gc
 import math
 import random
@@ -36,6 +43,10 @@ from .request import Request
 from .service import Service, check_whole
 
 _UNFINISHED = Outcome.UNFINISHED
+
+# A copy of a lock is a new lock (deepcopy otherwise refuses: "cannot pickle '_thread.RLock' object").
+copyreg.pickle(_thread.LockType, lambda lock: (_thread.allocate_lock, ()))
+copyreg.pickle(_thread.RLock, lambda lock: (_thread.RLock, ()))
 
 
 @dataclass(frozen=True)
