@@ -147,8 +147,39 @@ def vandal():
     return build.insert_after(build.with_code(build.WRONG), "cell-02", script, "vandal")
 
 
+def networking(port):
+    """Tries to reach a server the test runs on this machine's loopback."""
+    script = (f"import socket\nwith socket.create_connection(('127.0.0.1', {port}), timeout=3) as s:\n"
+              f"    s.sendall(b'hello')\nraise RuntimeError('CONNECTED')")
+    return build.insert_after(build.with_code(build.RIGHT), "cell-02", script, "network")
+
+
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory):
+def listener():
+    """A TCP server on 127.0.0.1 that counts the connections it accepts."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted = []
+
+    def serve():
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            accepted.append(connection)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1], accepted
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory, listener):
     folder = tmp_path_factory.mktemp("isolation")
     subs, out = folder / "subs", folder / "grades"
     subs.mkdir()
@@ -160,6 +191,7 @@ def batch(tmp_path_factory):
         "solutions-reader.ipynb": stealing(ROOT / "solutions" / "01-cascading-failures.ipynb"),
         "escape.ipynb": escaping(out),
         "snoop.ipynb": snooping(),
+        "network.ipynb": networking(listener[0]),
         '=HYPERLINK("evil.example","grades").ipynb': build.with_code(build.RIGHT),
     }
     for name, notebook in notebooks.items():
@@ -227,6 +259,13 @@ def test_hidden_checks_and_the_instructors_environment_do_not_leak(batch):
     [error] = row["cell_errors"]
     assert error["error"].startswith("RuntimeError: LEAK") and SECRET not in error["error"]
     assert row["checks"]["l1-hidden-exact-fill"]["points"] == 2  # the sandbox does not break honest code
+
+
+def test_a_notebook_has_no_network(batch, listener):
+    [error] = batch["rows"]["network.ipynb"]["cell_errors"]
+    assert "CONNECTED" not in error["error"] and ("Connection refused" in error["error"]
+                                                  or "unreachable" in error["error"]), error
+    assert listener[1] == []
 
 
 def test_a_file_name_cannot_become_a_formula_in_the_spreadsheet(batch):
