@@ -49,10 +49,17 @@ def test_backoff_refuses_bad_settings():
 
 
 def test_only_transient_errors_are_retried_and_only_while_attempts_remain():
-    assert TRANSIENT == {"timeout", "connection", 503, 429}
+    assert TRANSIENT == {"timeout", "connection", 429, 502, 503, 504}
     assert all(is_transient(e) for e in TRANSIENT)
-    assert not any(is_transient(e) for e in (400, 404, 500, "rejected"))
+    assert not any(is_transient(e) for e in (400, 401, 403, 404, 422, 500, "rejected"))
     assert should_retry(503, 2, 3) and not should_retry(503, 3, 3) and not should_retry(404, 1, 3)
+
+
+def test_a_call_that_is_not_idempotent_is_retried_only_with_a_key():
+    assert not should_retry(503, 1, 3, idempotent=False)
+    assert should_retry(503, 1, 3, idempotent=False, idempotency_key="order-17")
+    assert not should_retry(404, 1, 3, idempotent=False, idempotency_key="order-17")
+    assert should_retry("timeout", 1, 3, idempotent=True)
 
 
 def test_retry_decision_returns_a_delay_or_none():

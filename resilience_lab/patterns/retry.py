@@ -15,9 +15,13 @@ Each is a pure function: the same arguments and the same state of the
 top of ``v``: that is none of these; its delays all exceed ``v``.)
 
 **What to retry**: only what may succeed next time. ``TRANSIENT`` errors are
-timeouts, connection errors, 503 (unavailable) and 429 (too many requests);
-never 400 or 404, which will fail the same way again. At most
-``max_attempts`` attempts in all (default 3, the SRE book's advice).
+timeouts, connection errors, 429 (too many requests), 502 (bad gateway), 503
+(unavailable) and 504 (gateway timeout); never 400, 401, 403, 404 or 422, which
+fail the same way again, nor 500 (a bug the same request usually hits again),
+nor ``"rejected"`` (our own bulkhead or queue shedding load: retrying at once adds
+to it). A call that is not idempotent (a payment) is retried only if it carries
+an idempotency key the receiver deduplicates on. At most ``max_attempts``
+attempts in all (default 3, the SRE book's advice).
 
 **Retry budget** (Finagle's ``RetryBudget``): retries may add at most
 ``ratio`` of the requests seen in the last ``window`` seconds, plus a floor of
@@ -33,7 +37,7 @@ import random
 from dataclasses import dataclass, field
 
 JITTERS = ("none", "full", "equal", "decorrelated")
-TRANSIENT = frozenset({"timeout", "connection", 503, 429})
+TRANSIENT = frozenset({"timeout", "connection", 429, 502, 503, 504})
 
 
 def _positive(owner, name, value, *, allow_zero=False, allow_inf=False):
@@ -123,10 +127,13 @@ def is_transient(error) -> bool:
     return error in TRANSIENT
 
 
-def should_retry(error, attempts: int, max_attempts: int) -> bool:
+def should_retry(error, attempts: int, max_attempts: int, *, idempotent: bool = True,
+                 idempotency_key=None) -> bool:
     """Retry after ``attempts`` failed attempts (1 after the first) if the error
-    is transient and fewer than ``max_attempts`` attempts have been made."""
-    return attempts < max_attempts and is_transient(error)
+    is transient, fewer than ``max_attempts`` attempts have been made, and the call
+    is idempotent or carries an ``idempotency_key`` (not None)."""
+    safe = idempotent or idempotency_key is not None
+    return safe and attempts < max_attempts and is_transient(error)
 
 
 class RetryBudget:
