@@ -23,7 +23,7 @@ import functools
 
 from ..lessons import bulkheads as lesson
 from ..outcomes import Outcome
-from . import CheckFailed, graded, measured, whole_number
+from . import CheckFailed, graded, is_number, measured, whole_number
 
 
 class CallAbandoned(BaseException):
@@ -82,14 +82,25 @@ def _finish(gen):
 
 
 def _abandon(gen):
+    """Throw a cancellation into a call in flight; the exception it raised instead, if any
+    (a release refusing a permit given back twice, say: ``in_use`` tells what happened)."""
     try:
         gen.throw(CallAbandoned())
     except (CallAbandoned, StopIteration):
         pass
+    except Exception as error:
+        return error
 
 
 def _in_use(bulkhead):
     return getattr(bulkhead, "in_use", None)
+
+
+def _ended(value):
+    """What finishing a call gave, as plain data: its outcome, or how it raised."""
+    if isinstance(value, BaseException):
+        return f"raised {type(value).__name__}: {value}"
+    return value
 
 
 @graded("l4-permits", points=2,
@@ -110,15 +121,29 @@ def check_permits(Bulkhead):
     if b.rejected != 2 or _in_use(b) != 3:
         raise CheckFailed(f"after two reject() calls rejected is {b.rejected!r} (expected 2) and in_use "
                           f"{_in_use(b)!r} (expected 3: rejecting takes no permit)")
+    # A second bulkhead, of one permit, while the first one holds its three.
+    single = Bulkhead(1)
+    if _in_use(single) != 0:
+        raise CheckFailed(f"a new Bulkhead(1) has in_use {_in_use(single)!r} while a Bulkhead(3) holds 3 permits, "
+                          "expected 0: every bulkhead counts its own permits (not on the class, shared by all)")
+    taken = [single.try_acquire(3.0), single.try_acquire(3.0)]
+    if taken != [True, False]:
+        raise CheckFailed(f"two try_acquire() on a new Bulkhead(1) returned {taken}, expected [True, False] "
+                          "(a Bulkhead(3) holding 3 permits beside it must not matter)")
+    if _in_use(single) != 1 or _in_use(b) != 3:
+        raise CheckFailed(f"after one permit of a new Bulkhead(1) was taken its in_use is {_in_use(single)!r} "
+                          f"(expected 1) and the Bulkhead(3)'s {_in_use(b)!r} (expected 3): every bulkhead "
+                          "counts its own permits")
 
 
 @measured
 def reject_fast_steps(Bulkhead, call_with_bulkhead):
-    """Two calls take Bulkhead(2)'s permits, then a third one comes: what each step did."""
+    """Two calls take Bulkhead(2)'s permits, then a third one comes: what each step did,
+    and what the first two (answering ok and error) returned when they finished."""
     clock = _Clock()
     b = Bulkhead(2)
     first = _start(call_with_bulkhead, b, _answer(Outcome.OK), clock)
-    second = _start(call_with_bulkhead, b, _answer(Outcome.OK), clock)
+    second = _start(call_with_bulkhead, b, _answer(Outcome.ERROR), clock)
     seen = {"first": first[0], "second": second[0], "in_use": _in_use(b)}
     called = []
 
@@ -128,10 +153,9 @@ def reject_fast_steps(Bulkhead, call_with_bulkhead):
         return Outcome.OK
 
     state, value = _start(call_with_bulkhead, b, spy, clock)
-    seen.update(third=state, value=value if state == "answered" else None, sent=bool(called), rejected=b.rejected)
-    for flight in (first, second):
-        if flight[0] == "in flight":
-            _finish(flight[1])
+    seen.update(third=state, value=value if state == "answered" else None, sent=bool(called), rejected=b.rejected,
+                in_use_after=_in_use(b))
+    seen["answers"] = [_ended(_finish(flight[1])) if flight[0] == "in flight" else None for flight in (first, second)]
     return seen
 
 
@@ -144,15 +168,24 @@ def check_reject_fast(Bulkhead, call_with_bulkhead):
         raise CheckFailed("with free permits the call must run (the call path should `yield from call()`)")
     if seen["in_use"] != 2:
         raise CheckFailed(f"two calls in flight on Bulkhead(2) but in_use is {seen['in_use']!r}, expected 2")
+    if seen["sent"]:
+        raise CheckFailed("a third call on Bulkhead(2) with two calls in flight: no permit was free, "
+                          "but the call was still sent")
     if seen["third"] != "answered":
         raise CheckFailed("with no free permit your call path waited (it yielded) instead of "
                           "rejecting at once: that is the source lesson's bug")
     if seen["value"] != Outcome.REJECTED:
         raise CheckFailed(f"with no free permit the call path returned {seen['value']!r}, expected Outcome.REJECTED")
-    if seen["sent"]:
-        raise CheckFailed("with no free permit the call was still sent")
     if seen["rejected"] != 1:
         raise CheckFailed(f"one call was rejected but the bulkhead counts {seen['rejected']!r} rejections")
+    if seen["in_use_after"] != 2:
+        raise CheckFailed(f"after a call was rejected by Bulkhead(2) (two calls in flight) in_use is "
+                          f"{seen['in_use_after']!r}, expected 2: a rejected call took no permit, "
+                          "so it gives none back")
+    for answer, got in zip((Outcome.OK, Outcome.ERROR), seen["answers"]):
+        if got != answer:
+            raise CheckFailed(f"a call answering Outcome.{answer.name} through call_with_bulkhead returned {got!r}: "
+                              "return the call's own outcome (`return (yield from call())`)")
     # In the lesson's world, while payment hangs: many rejections, every one instant.
     world = world_numbers(Bulkhead, call_with_bulkhead, 20, 20, ("down",))
     count, slowest = world["down"]["payment_rejected"], world["down"]["slowest_rejection"]
@@ -217,8 +250,12 @@ def check_no_leak(Bulkhead, call_with_bulkhead):
     if seen["in flight"] != 5:
         raise CheckFailed(f"five calls in flight on Bulkhead(5) but in_use is {seen['in flight']!r}")
     for what, before, after in seen["steps"]:
-        if not (isinstance(before, int) and after == before - 1):
-            raise CheckFailed(f"after {what} in_use went from {before!r} to {after!r}: the permit leaked")
+        if is_number(before) and is_number(after) and after == before - 1:
+            continue
+        if is_number(before) and is_number(after) and after < before - 1:
+            raise CheckFailed(f"after {what} in_use went from {before!r} to {after!r}: the permit was given back "
+                              "more than once (release it in one place, the `finally`)")
+        raise CheckFailed(f"after {what} in_use went from {before!r} to {after!r}: the permit leaked")
     if seen["end"] != 0:
         raise CheckFailed(f"after 1005 calls of every kind in_use is {seen['end']!r}, expected 0: permits leaked")
 
@@ -234,6 +271,11 @@ def check_sizing(partition_size):
     got = whole_number("partition_size(3, 0.1, 2)", partition_size(3, 0.1, 2))
     if got != 1:
         raise CheckFailed(f"partition_size(3, 0.1, 2) returned {got!r}: 0.6 permits round up to 1")
+    for args, expected in [((150, 0.047), 15), ((40, 0.25), 20)]:
+        got = whole_number(f"partition_size{args}", partition_size(*args))
+        if got != expected:
+            raise CheckFailed(f"partition_size{args} returned {got}, expected {expected}: "
+                              "headroom is 2 when it is not given")
 
 
 #: The margin profile must stay within while payment is down.
@@ -253,8 +295,9 @@ def check_isolation(Bulkhead, call_with_bulkhead, partition_size):
     p_down, p_base = world["down"]["profile_p99"], world["base"]["profile_p99"]
     s_down, s_base = world["down"]["profile_success"], world["base"]["profile_success"]
     if not s_base >= 0.995:
-        raise CheckFailed(f"even with payment healthy only {s_base:.1%} of profile's calls succeed: "
-                          f"{prof} permits are too few for 200 calls/s")
+        raise CheckFailed(f"even with payment healthy only {s_base:.1%} of profile's calls succeed "
+                          f"({world['base']['profile_rejected']} rejected): either {prof} permits are too few for "
+                          f"200 calls/s, or profile's Bulkhead({prof}) shares its permits with payment's")
     if not p_down <= P99_MARGIN * p_base:
         raise CheckFailed(f"while payment was down profile's p99 was {p_down * 1000:.0f} ms against "
                           f"{p_base * 1000:.0f} ms without the fault (allowed: {P99_MARGIN:g}x)")
@@ -273,8 +316,8 @@ def _world_run(Bulkhead, call_with_bulkhead, pay, prof, fault):
 @measured
 def world_numbers(Bulkhead, call_with_bulkhead, pay, prof, which=("down", "base")):
     """The shop world with partitions of ``pay`` and ``prof`` permits, with payment
-    hanging ("down") and healthy ("base"): profile's p99 and success rate, and
-    payment's rejections (how many, the slowest) while the fault lasts."""
+    hanging ("down") and healthy ("base"): profile's p99, success rate and
+    rejections, and payment's rejections (how many, the slowest) while the fault lasts."""
     numbers = {}
     for name in which:
         fault = name == "down"
@@ -282,5 +325,6 @@ def world_numbers(Bulkhead, call_with_bulkhead, pay, prof, which=("down", "base"
         count, slowest = lesson.rejections(result, "payment")
         numbers[name] = {"profile_p99": lesson.p99(result, "profile"),
                          "profile_success": lesson.success_rate(result, "profile"),
+                         "profile_rejected": lesson.rejections(result, "profile")[0],
                          "payment_rejected": int(count), "slowest_rejection": float(slowest)}
     return numbers
