@@ -277,3 +277,21 @@ def test_lognormal_median_and_tail():
     xs = np.array([d.sample(rng) for _ in range(20000)])
     assert np.median(xs) == pytest.approx(0.02, rel=0.03)
     assert np.percentile(xs, 99) == pytest.approx(0.02 * math.exp(2.326 * 0.3), rel=0.05)
+
+
+def test_a_call_path_that_drops_the_outcome_is_named_not_counted_as_ok():
+    from resilience_lab.world import World
+
+    class Dropping:
+        def wrap(self, run, caller, target, call):
+            def path(ctx):
+                yield from call(ctx)  # forgets to return the outcome
+            return path
+
+    world = World(seed=1)
+    world.service("B", workers=4, latency=0.01)
+    world.service("A", workers=4, latency=0.001, calls=["B"])
+    world.load("A", rate=10)
+    world.protect("A", "B", Dropping())
+    with pytest.raises(ValueError, match="a call from A to B ended with None, not an Outcome"):
+        world.run(until=2)

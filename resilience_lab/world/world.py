@@ -43,6 +43,7 @@ from .request import Request
 from .service import Service, check_whole
 
 _UNFINISHED = Outcome.UNFINISHED
+_OUTCOMES = frozenset(Outcome)
 
 # A copy of a lock is a new lock (deepcopy otherwise refuses: "cannot pickle '_thread.RLock' object").
 copyreg.pickle(_thread.LockType, lambda lock: (_thread.allocate_lock, ()))
@@ -302,6 +303,9 @@ class _Run:
         row = (self.index[target], self.index[caller], start)
         self.open[key] = row
         outcome = yield from chains[target](ctx)
+        if outcome not in _OUTCOMES:
+            raise ValueError(f"a call from {caller} to {target} ended with {outcome!r}, not an Outcome: every "
+                             "policy and call path must return the call's Outcome (Outcome.OK, Outcome.ERROR, ...)")
         del self.open[key]
         self.records.append((*row, env.now, outcome))
         return outcome
