@@ -30,8 +30,6 @@ import dataclasses
 import threading
 import time
 
-import ipywidgets as widgets
-
 from .plots import RunFigure
 from .world.world import PoissonLoad
 
@@ -115,6 +113,7 @@ class Panel:
     columns = 3  # controls per row
 
     def __init__(self):
+        import ipywidgets as widgets
         self.image = widgets.Image(format="png")
         self.status = widgets.HTML()
         self.result = None
@@ -181,6 +180,7 @@ class FaultPanel(Panel):
 
     def __init__(self, world, *, until=30.0, window=(10.0, 20.0), controls=None,
                  load=True, services=None, title=None):
+        import ipywidgets as widgets
         controls = controls or {}
         for service, knobs in controls.items():
             if service not in world.services:
@@ -204,6 +204,7 @@ class FaultPanel(Panel):
         super().__init__()
 
     def _control(self, service, knob):
+        import ipywidgets as widgets
         style = {"description_width": "initial"}
         spec = self.world.services[service]
         if knob == "latency":

@@ -18,9 +18,9 @@ Every fault window is shaded, with its label, in all three panels.
 from __future__ import annotations
 
 import io
+import sys
 
 import numpy as np
-from matplotlib.figure import Figure
 
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 FAULT_COLOUR = "#f2b134"
@@ -30,6 +30,7 @@ class RunFigure:
     """A three-panel figure for ``services`` whose data :meth:`update` replaces."""
 
     def __init__(self, services, *, bucket=0.5, title=None, size=(9, 6.6), dpi=80):
+        from matplotlib.figure import Figure
         self.services = list(services)
         self.bucket = bucket
         # A fixed layout: constrained layout would cost more than the redraw itself.
@@ -110,6 +111,7 @@ def plot_run(result, services=None, *, title=None, bucket=0.5):
 
 def plot_pools(result, services=None):
     """Busy workers and queued calls per service, as counts, over time."""
+    from matplotlib.figure import Figure
     services = result.services if services is None else services
     fig = Figure(figsize=(8.5, 2.2 * len(services)), dpi=80, layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(services), 1, sharex=True))
@@ -139,13 +141,10 @@ def _show_figures_in_notebooks() -> None:
     Pyplot's inline backend does this only for figures made through pyplot; ours
     are not, so that a figure appears where the lesson returns it and only there.
     """
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
+    ipython = sys.modules.get("IPython")  # loaded in a notebook's kernel; elsewhere there is nothing to do
+    shell = ipython.get_ipython() if ipython is not None else None
     if shell is not None:
-        shell.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
+        shell.display_formatter.formatters["image/png"].for_type_by_name("matplotlib.figure", "Figure", figure_png)
 
 
 _show_figures_in_notebooks()

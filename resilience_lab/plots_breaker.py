@@ -17,8 +17,6 @@ returns them (see :mod:`resilience_lab.plots`).
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch
 
 from .outcomes import Outcome
 from .plots import FAULT_COLOUR, figure_png
@@ -66,6 +64,8 @@ def plot_state_diagram(transitions=None, *, manual=True, size=(7.5, 4.6)):
     and labelled; the manual ones (``force_open``, ``disable``, ``reset``) are
     dashed and grey, or left out with ``manual=False``.
     """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyArrowPatch
     if transitions is None:
         from .patterns.circuit_breaker import TRANSITIONS as transitions
     fig = Figure(figsize=size, dpi=80)
@@ -132,6 +132,7 @@ class BreakerFigure:
 
     def __init__(self, labels, *, route="A->B", band=True, bucket=0.5, title=None, size=(9, 7), dpi=80,
                  third="sent"):
+        from matplotlib.figure import Figure
         if third not in ("sent", "ok"):
             raise ValueError(f"third must be 'sent' or 'ok', got {third!r}")
         self.third = third

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from ..outcomes import Outcome
 from ..panel import FaultPanel
@@ -123,6 +122,7 @@ def littles_law_size(rate, latency) -> float:
 def plot_compare(runs: dict, *, bucket=1.0):
     """Side by side, one column per run (``{"title": result}``): p99 latency and
     failed calls per second of payment and profile, the fault shaded."""
+    from matplotlib.figure import Figure
     fig = Figure(figsize=(4.6 * len(runs), 5.2), dpi=80, layout="constrained")
     axes = fig.subplots(2, len(runs), sharex=True, sharey="row", squeeze=False)
     for column, (title, result) in enumerate(runs.items()):
@@ -149,6 +149,7 @@ def plot_compare(runs: dict, *, bucket=1.0):
 
 def plot_rejection_latency(runs: dict):
     """How long payment's rejected calls took, per run: a histogram in ms."""
+    from matplotlib.figure import Figure
     fig = Figure(figsize=(7, 2.8), dpi=80, layout="constrained")
     ax = fig.subplots()
     for i, (title, result) in enumerate(runs.items()):

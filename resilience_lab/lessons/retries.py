@@ -24,10 +24,8 @@ import copy
 import math
 import random
 
-import ipywidgets as widgets
 import numpy as np
 import simpy
-from matplotlib.figure import Figure
 
 from ..outcomes import Outcome
 from ..patterns.retry import JITTERS, TRANSIENT, Backoff, Retry, RetryBudget
@@ -65,6 +63,7 @@ def sample_schedules(base=0.1, cap=5.0, retries=8, draws=300, seed=1):
 
 def plot_schedules(base=0.1, cap=5.0, retries=8, draws=300, seed=1):
     """Each scheme's delay before retry 0, 1, 2, ...: every draw a dot, the cap dashed."""
+    from matplotlib.figure import Figure
     samples = sample_schedules(base, cap, retries, draws, seed)
     fig = Figure(figsize=(10, 2.8), dpi=80, layout="constrained")
     axes = fig.subplots(1, len(JITTERS), sharey=True)
@@ -155,6 +154,7 @@ def at_clients(table, clients=100):
 
 def plot_brooker(table):
     """Calls and completion time against the number of clients, one line per scheme."""
+    from matplotlib.figure import Figure
     fig = Figure(figsize=(10, 3.4), dpi=80, layout="constrained")
     ax_calls, ax_time = fig.subplots(1, 2)
     for i, (jitter, row) in enumerate(table.items()):
@@ -201,6 +201,7 @@ def peak_after(result, service="db", since=HERD_OUTAGE[1], bucket=0.01) -> float
 
 def plot_herd(runs: dict, bucket=0.01):
     """Attempts per second at the database over time, one panel per run, the outage shaded."""
+    from matplotlib.figure import Figure
     fig = Figure(figsize=(10, 1.9 * len(runs)), dpi=80, layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(runs), 1, sharex=True, sharey=True))
     for i, (ax, (title, result)) in enumerate(zip(axes, runs.items())):
@@ -269,6 +270,7 @@ def amplification(result, bottom="D", since=CHAIN_OUTAGE[0] + 1, until=CHAIN_OUT
 
 def plot_amplification(runs: dict, bucket=0.5):
     """Attempts per second reaching D over time, one line per run."""
+    from matplotlib.figure import Figure
     fig = Figure(figsize=(9, 3.2), dpi=80, layout="constrained")
     ax = fig.subplots()
     for i, (title, result) in enumerate(runs.items()):
@@ -326,6 +328,7 @@ class HerdFigure:
     """Attempts per second at the database, the outage shaded; :meth:`update` moves the data."""
 
     def __init__(self, bucket=0.01):
+        from matplotlib.figure import Figure
         self.bucket = bucket
         self.fig = Figure(figsize=(9, 3.2), dpi=80)
         self.fig.subplots_adjust(left=0.09, right=0.98, top=0.88, bottom=0.16)
@@ -358,6 +361,7 @@ class HerdPanel(Panel):
     and the outage's length, and watch when their retries arrive."""
 
     def __init__(self):
+        import ipywidgets as widgets
         style = {"description_width": "initial"}
         self.controls = {
             "jitter": widgets.ToggleButtons(options=[(LABELS[j], j) for j in JITTERS], value="none"),

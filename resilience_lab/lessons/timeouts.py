@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 
-import ipywidgets as widgets
 import numpy as np
 
 from ..outcomes import Outcome
@@ -207,6 +206,7 @@ class TimeoutPanel(Panel):
     """
 
     def __init__(self, *, b_extra_ms=480, timeout_ms=int(TIMEOUT * 1000)):
+        import ipywidgets as widgets
         style = {"description_width": "initial"}
         self.controls = {
             "B_latency": widgets.IntSlider(value=b_extra_ms, min=0, max=1000, step=10,
