@@ -244,3 +244,144 @@ def test_the_traces_include_hundreds_of_generated_ones_that_reach_every_state():
                 b.record(now, event == "ok")
             reached.add(b.state)
     assert {"closed", "open", "half_open"} <= reached
+
+
+# -- the rules the edge cases pin down, and the mistakes each of them catches ----------------
+class TripsOnlyOnAFailure(Breaker):
+    def should_trip(self):
+        return self.outcomes[-1][1] and super().should_trip()
+
+
+class IgnoresFailureRate(Breaker):
+    def __init__(self, failure_rate=0.5, **settings):
+        super().__init__(failure_rate=0.5, **settings)
+
+
+class IgnoresWindow(Breaker):
+    def __init__(self, window=10.0, **settings):
+        super().__init__(window=10.0, **settings)
+
+
+class ProbesInFlight(Breaker):
+    """Reads "at most `probes` calls" as a number in flight: an ended probe frees a place."""
+
+    def record(self, now, ok):
+        if self.state == "half_open" and ok:
+            self.admitted -= 1
+        super().record(now, ok)
+
+
+class IgnoresOutcomesBeyondTheProbes(Breaker):
+    """Counts at most one success per probe it allowed (the rest, it guesses, ended calls from before the trip)."""
+
+    def record(self, now, ok):
+        if self.state == "half_open" and ok and self.succeeded >= self.admitted:
+            return
+        super().record(now, ok)
+
+
+class LateOutcomeEndsTheOpenPeriod(Breaker):
+    def record(self, now, ok):
+        if self.state == "open" and self.open_period_over(now):
+            self.state, self.admitted, self.succeeded = "half_open", 1, 0
+        super().record(now, ok)
+
+
+class CountsOutcomesWhileOpen(Breaker):
+    """Puts late outcomes into the window while open, and keeps them when it closes."""
+
+    def record(self, now, ok):
+        if self.state == "open":
+            self.outcomes.append((now, not ok))
+        elif self.state == "half_open" and ok and self.succeeded + 1 >= self.probes:
+            self.state = "closed"  # closes without emptying the window
+        else:
+            super().record(now, ok)
+
+
+class SuccessesCarriedOver(Breaker):
+    """A new half-open period starts with the successes of the last one."""
+
+    def allow(self, now):
+        if self.state == "open" and self.open_period_over(now):
+            self.state, self.admitted = "half_open", 0
+        if self.state == "half_open" and self.admitted < self.probes:
+            self.admitted += 1
+            return True
+        return self.state == "closed"
+
+    def record(self, now, ok):
+        super().record(now, ok)
+        if self.state == "closed":
+            self.succeeded = 0
+
+
+class WaitsForAllProbes(Breaker):
+    """Decides only when every probe has come back: closes if all succeeded, else reopens."""
+
+    def record(self, now, ok):
+        if self.state != "half_open":
+            return super().record(now, ok)
+        self.back = getattr(self, "back", 0) + 1
+        self.succeeded += ok
+        if self.succeeded >= self.probes:
+            self.state, self.back = "closed", 0
+            self.outcomes.clear()
+        elif self.back >= self.probes:
+            self.back = 0
+            self.trip(now)
+
+
+def _disagrees_on(breaker_class, trace_prefix, *, until_first_trip=False):
+    """Does ``breaker_class`` disagree with the reference on the edge case whose name starts so?"""
+    [(config, steps)] = [(checks.CONFIGS[i], steps) for name, i, steps in checks._edge_cases()
+                         if name.startswith(trace_prefix)]
+    script = checks._script(config, steps, until_first_trip=until_first_trip)
+    answers = checks.breaker_answers(breaker_class, [(config, script)])[0]
+    return checks._compare(script, answers) is not None
+
+
+@pytest.mark.parametrize("wrong, trace, check", [
+    (TripsOnlyOnAFailure, "a success can trip it too", checks.check_trip),
+    (IgnoresFailureRate, "exactly at a 75% threshold", checks.check_trip),
+    (IgnoresWindow, "a 3 s window", checks.check_trip),
+    (ProbesInFlight, "`probes` is a total for the half-open period", checks.check_recover),
+    (IgnoresOutcomesBeyondTheProbes, "two successes in half-open close it", checks.check_recover),
+    (LateOutcomeEndsTheOpenPeriod, "an outcome after the open period but before any call", checks.check_recover),
+    (CountsOutcomesWhileOpen, "late failures while open are not counted after closing", checks.check_recover),
+    (SuccessesCarriedOver, "a new half-open period counts its successes afresh", checks.check_recover),
+    (WaitsForAllProbes, "the first failed probe reopens at once", checks.check_recover),
+])
+def test_an_edge_case_written_for_a_mistake_catches_it(wrong, trace, check, capsys):
+    assert not _disagrees_on(Breaker, trace) and not _disagrees_on(CircuitBreaker, trace)
+    assert _disagrees_on(wrong, trace, until_first_trip=check is checks.check_trip)
+    with pytest.raises(CheckFailed):
+        check(wrong)
+
+
+def _reference_rows(trace_prefix):
+    [(config, steps)] = [(checks.CONFIGS[i], steps) for name, i, steps in checks._edge_cases()
+                         if name.startswith(trace_prefix)]
+    return [(now, event, answer, state) for now, event, answer, state in checks._script(config, steps,
+                                                                                         until_first_trip=False)]
+
+
+def test_the_edge_cases_hold_the_rules_the_exercise_states():
+    # half-open admits `probes` calls in all: with 1 of 3 probes in flight, a 4th call is refused
+    rows = _reference_rows("`probes` is a total")
+    assert (1.875, "call", "refused", "half_open") in rows and rows[-1] == (2.125, "call", "allowed", "closed")
+    # an outcome in half-open from a call allowed before the trip is a probe's: its success closes it
+    rows = _reference_rows("every outcome recorded in half-open is a probe's")
+    assert (5.625, "ok", "", "closed") in rows and rows[-1] == (6.25, "call", "refused", "open")
+    # ... and its failure reopens it, with a new open period from that moment
+    rows = _reference_rows("a call allowed before the trip fails in half-open")
+    assert (5.625, "fail", "", "open") in rows and (10.5, "call", "refused", "open") in rows
+    assert (10.625, "call", "allowed", "half_open") in rows
+    # an outcome while open, even after open_for, changes nothing; the next call is the probe
+    rows = _reference_rows("an outcome after the open period")
+    assert (6.0, "ok", "", "open") in rows and (6.125, "call", "allowed", "half_open") in rows
+
+
+def test_a_breaker_that_never_closes_again_is_told_so_in_the_world(capsys):
+    with pytest.raises(CheckFailed, match="never answered ok steadily again"):
+        checks.check_world(NeverCloses)

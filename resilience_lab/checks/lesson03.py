@@ -13,9 +13,20 @@ After every step the two must report the same ``state`` (and, for ``call``,
 the same answer). The traces are a fixed list of edge cases (exactly at the
 threshold, below the minimum number of calls, a probe that fails, concurrent
 probes, the window sliding past old failures, the end of the open period to
-the instant) followed by hundreds of traces from a seeded generator that
-aims some of its times at exactly those boundaries. On a mismatch you see the
-shortest failing trace up to the first step where the two disagree.
+the instant, each setting at a value other than the lesson's) followed by
+hundreds of traces from a seeded generator that aims some of its times at
+exactly those boundaries. On a mismatch you see the shortest failing trace up
+to the first step where the two disagree.
+
+Two rules the edge cases pin down, as the reference has them: half-open admits
+at most ``probes`` calls *in all* (a total for the half-open period, not a
+number in flight: a probe that ended does not free a place); and the breaker
+cannot tell calls apart, so every outcome recorded in half-open counts as a
+probe's, even one of a call allowed before the trip (a success counts toward
+the ``probes`` successes, a failure reopens it), while an outcome recorded in
+closed counts in the window even if its call was a probe. An outcome recorded
+while open is ignored, also after ``open_for`` has passed: only a call ends the
+open period.
 
 ``l3-trip`` compares only up to the reference's first trip (the closed state
 and the rate window); ``l3-recover`` compares whole traces (open, half-open,
@@ -52,6 +63,8 @@ def _edge_cases():
     """
     call_ok = lambda t: [(t, "call"), (t, "ok")]  # noqa: E731
     call_fail = lambda t: [(t, "call"), (t, "fail")]  # noqa: E731
+    calls = lambda n, t: [(t, "call")] * n  # noqa: E731  (n calls in flight at once)
+    fails = lambda n, t: [(t + i / 8, "fail") for i in range(n)]  # noqa: E731  (n of them fail, 1/8 s apart)
     trip = call_fail(0.0) + call_fail(0.125) + call_fail(0.25) + call_fail(0.375)  # opens at 0.375
     return [
         ("exactly at the threshold (2 failures of 4 calls, 50%)", 0,
@@ -81,6 +94,42 @@ def _edge_cases():
         ("a late outcome while open is ignored", 0,
          call_ok(0.0) + [(0.125, "call")] + call_fail(0.25) + call_fail(0.375) + call_fail(0.5)
          + [(0.625, "fail"), (0.75, "call")]),
+        ("exactly at a 75% threshold: 2 failures of 3 stay closed, 3 of 4 trip", 2,
+         call_fail(0.0) + call_ok(0.125) + call_fail(0.25) + [(0.375, "call")] + call_fail(0.5) + [(0.625, "call")]),
+        ("a 3 s window: the failure at t = 0 no longer counts at t = 3 (1 failure of 6 is below 25%)", 1,
+         call_fail(0.0) + call_ok(1.0) + call_ok(1.5) + call_ok(2.0) + call_ok(2.5) + call_ok(3.0)
+         + call_fail(3.25) + [(3.5, "call")]),
+        ("a success can trip it too (the 4th outcome, a success, makes 2 failures of 4)", 0,
+         call_fail(0.0) + call_fail(0.5) + call_ok(1.0) + call_ok(1.5) + [(2.0, "call")]),
+        ("late failures while open are not counted after closing", 0,
+         calls(6, 0.0) + fails(4, 0.125) + [(0.625, "fail"), (0.75, "fail"), (5.5, "call"), (5.625, "ok")]
+         + call_fail(5.75) + call_ok(5.875) + call_fail(6.0) + [(6.125, "call")]),
+        ("an outcome after the open period but before any call is ignored: only a call ends "
+         "the open period", 0,
+         calls(5, 0.0) + fails(4, 0.125) + [(6.0, "ok"), (6.125, "call"), (6.25, "fail"), (11.125, "call"),
+                                              (11.25, "call")]),
+        ("every outcome recorded in half-open is a probe's, even from a call allowed before the trip: "
+         "its success closes the breaker, and the probe's own failure then counts in the window", 0,
+         calls(5, 0.0) + fails(4, 0.125) + [(5.5, "call"), (5.625, "ok"), (5.75, "fail")]
+         + call_ok(5.875) + call_fail(6.0) + call_ok(6.125) + [(6.25, "call")]),
+        ("a call allowed before the trip fails in half-open: the breaker reopens, a new open period", 0,
+         calls(5, 0.0) + fails(4, 0.125) + [(5.5, "call"), (5.625, "fail"), (10.5, "call"), (10.625, "call"),
+                                              (10.75, "ok"), (10.875, "call")]),
+        ("two successes in half-open close it with probes=2, though only one probe was allowed "
+         "(the other was allowed before the trip)", 1,
+         calls(8, 0.0) + fails(6, 0.125) + [(2.75, "call"), (2.875, "ok"), (3.0, "ok"), (3.125, "ok"),
+                                              (3.25, "call")]),
+        ("`probes` is a total for the half-open period, not a number in flight (probes=3)", 2,
+         calls(3, 0.0) + fails(3, 0.125) + [(1.375, "call"), (1.375, "call"), (1.5, "ok"), (1.625, "call"),
+                                              (1.75, "ok"), (1.875, "call"), (2.0, "ok"), (2.125, "call")]),
+        ("the first failed probe reopens at once, without waiting for the others (probes=3)", 2,
+         calls(3, 0.0) + fails(3, 0.125) + [(1.375, "call"), (1.375, "call"), (1.375, "call"), (1.5, "fail"),
+                                              (1.625, "ok"), (1.75, "ok"), (2.375, "call"), (2.5, "call")]),
+        ("a new half-open period counts its successes afresh (probes=2)", 1,
+         sum((call_fail(i / 8) for i in range(6)), []) + [(2.625, "call"), (2.625, "call"), (2.75, "ok"),
+                                                          (2.875, "fail"), (4.875, "call"), (4.875, "call"),
+                                                          (5.0, "ok"), (5.125, "call"), (5.25, "ok"),
+                                                          (5.375, "call")]),
     ]
 
 
@@ -242,17 +291,20 @@ def _differential(student_class, *, until_first_trip):
 
 @graded("l3-trip", points=3,
         hint="While closed, keep (time, failed) for the calls of the last `window` seconds (an outcome "
-             "counts while now - t < window) and trip when there are at least minimum_calls of them and "
-             "failures / calls >= failure_rate. A success must not reset anything.")
+             "counts while now - t < window) and, after every outcome (a success too), trip when there are at "
+             "least minimum_calls of them and failures / calls >= failure_rate. A success must not reset "
+             "anything, and every setting comes from the constructor's arguments.")
 def check_trip(breaker_class):
     _differential(breaker_class, until_first_trip=True)
 
 
 @graded("l3-recover", points=3,
         hint="Open refuses calls until now >= opened_at + open_for; the first call then moves it to "
-             "half_open. Half-open admits at most `probes` calls; a failed probe reopens at once (a new "
-             "open period from that moment), `probes` successes close it with an empty window; "
-             "outcomes recorded while open are ignored.")
+             "half_open (an outcome does not: outcomes recorded while open are ignored). Half-open admits "
+             "at most `probes` calls in all (a probe that ended does not free a place); every outcome "
+             "recorded in half-open counts as a probe's, even one of a call allowed before the trip: a "
+             "failure reopens at once (a new open period from that moment), `probes` successes close "
+             "it with an empty window.")
 def check_recover(breaker_class):
     _differential(breaker_class, until_first_trip=False)
 
@@ -284,6 +336,7 @@ def check_world(breaker_class):
     healed = lesson.recovered_at(result, end)
     if healed > deadline:
         reference = lesson.recovered_at(_reference_world_run(), end)
-        raise CheckFailed(f"B healed at t = {end:g} s but A answered ok again only from t = {healed:g} s "
-                          f"(the reference: {reference:g} s; allowed: up to {deadline:g} s, the open "
-                          "period plus a probe)")
+        when = (f"A never answered ok steadily again before the run ended at t = {lesson.UNTIL:g} s"
+                if math.isinf(healed) else f"A answered ok again only from t = {healed:g} s")
+        raise CheckFailed(f"B healed at t = {end:g} s but {when} (the reference: from {reference:g} s; "
+                          f"allowed: up to {deadline:g} s, the open period plus a probe)")
