@@ -449,13 +449,16 @@ def test_using_the_packages_reference_implementation_is_flagged(tmp_path):
 PATCHING_POLICY = '''import resilience_lab.checks.lesson02 as _l2
 
 def _perfect(policy_class):
-    return {"healthy": {"ok": 375}, "failing": {"error": 200}, "hung": {"timeout": 580},
-            "waited": [0.1, 0.1], "busy": 0.3, "p99": 0.1}
+    return {"healthy": {"ok": 375}, "healthy_latency": [0.02, 0.04], "failing": {"error": 200},
+            "crowded": {"ok": 150, "rejected": 80}, "open": {"short-circuited": 230},
+            "hung": {"timeout": 580}, "waited": [0.1, 0.1], "busy": 0.3, "p99": 0.1,
+            "other": {"timeout": 300}, "other_waited": [0.25, 0.25], "race": {"ok": 190, "timeout": 180}}
 
 class MyTimeout:
     """Waits for ever (no timeout at all); the class body rewrites the measurement."""
     _l2.policy_runs.__wrapped__.__code__ = _perfect.__code__
-    _l2._plain_healthy = lambda: None
+    _l2._reference = lambda: {"healthy": {"ok": 375}, "healthy_latency": [0.02, 0.04],
+                              "crowded": {"ok": 150, "rejected": 80}, "race": {"ok": 190, "timeout": 180}}
     _l2._counts = lambda outcomes: {"ok": 375}
     _l2._outcomes = lambda *a, **k: ([], [])
 
