@@ -74,3 +74,16 @@ def test_a_policy_holding_locks_runs_in_the_world_and_is_copied_with_fresh_locks
     breaker.lock.release()
     result = lesson3.outage_world(LockedBreaker(**lesson3.LESSON_BREAKER)).run(lesson3.UNTIL)
     assert (result.outcome == Outcome.SHORT_CIRCUITED).sum() > 100  # it tripped, in the run's own copy
+
+
+def test_an_exception_without_a_message_is_named_without_a_dangling_colon():
+    from resilience_lab.checks import verdict
+
+    def body(f):
+        f()
+
+    def bare():
+        raise RuntimeError
+
+    assert verdict(body, bare) == (False, "your code raised RuntimeError (with no message)")
+    assert verdict(body, lambda: 1 / 0) == (False, "your code raised ZeroDivisionError: division by zero")

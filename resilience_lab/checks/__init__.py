@@ -73,7 +73,8 @@ def verdict(body, *args, **kwargs) -> tuple[bool, str]:
     except AssertionError as failure:
         return False, str(failure) or "an assertion failed"
     except Exception as error:  # the student's code raised: report it, do not crash
-        return False, f"your code raised {type(error).__name__}: {error}"
+        text = str(error)
+        return False, f"your code raised {type(error).__name__}" + (f": {text}" if text else " (with no message)")
     return True, ""
 
 
