@@ -383,17 +383,24 @@ BUDGET_SCRIPT = [
 ]
 
 
+def _new_budget(RetryBudget, settings):
+    """``(the budget, how it was made)``, or ``({"raised": ..., "call": ...}, None)``."""
+    call = "RetryBudget(" + ", ".join(f"{k}={_g(v)}" for k, v in settings.items()) + ")"
+    try:
+        return RetryBudget(**settings), call
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        return {"raised": f"{type(error).__name__}: {error}", "call": call}, None
+
+
 @measured
 def budget_answers(RetryBudget, settings, phases):
     """Run each phase's steps on one ``RetryBudget(**settings)``: for each phase the
     list of try_retry answers; a call that raised ends it all as ``{"raised": ..., "call": ...}``."""
-    call = "RetryBudget(" + ", ".join(f"{k}={_g(v)}" for k, v in settings.items()) + ")"
-    try:
-        budget = RetryBudget(**settings)
-    except NotImplementedError:
-        raise
-    except Exception as error:
-        return [{"raised": f"{type(error).__name__}: {error}", "call": call}]
+    budget, call = _new_budget(RetryBudget, settings)
+    if call is None:
+        return [budget]
     out = []
     for steps in phases:
         answers = []
@@ -459,13 +466,9 @@ class _Naming:
 def budget_times(RetryBudget, **settings):
     """:func:`~resilience_lab.lessons.retries.budget_trace` of ``RetryBudget(**settings)``:
     (request times, times of the retries it allowed), or ``{"raised": ..., "call": ...}``."""
-    call = "RetryBudget(" + ", ".join(f"{k}={_g(v)}" for k, v in settings.items()) + ")"
-    try:
-        budget = RetryBudget(**settings)
-    except NotImplementedError:
-        raise
-    except Exception as error:
-        return {"raised": f"{type(error).__name__}: {error}", "call": call}
+    budget, call = _new_budget(RetryBudget, settings)
+    if call is None:
+        return budget
     try:
         requests, retries = lesson.budget_trace(lambda: _Naming(budget))
     except _Raised as error:
