@@ -18,7 +18,8 @@ statement before each check records which object each graded name was at that
 point of the notebook, as the check cell saw it.
 
 IPython syntax (``%magic``, ``!command``) is turned into Python first; a cell
-that still does not parse is left out, as it would fail in the notebook too.
+that still does not parse is left out (the notebook's run reports its
+``SyntaxError`` among the cells that raised).
 """
 
 from __future__ import annotations
@@ -66,16 +67,14 @@ def _top_binds(table: symtable.SymbolTable) -> set[str]:
             or s.is_namespace()}
 
 
-def statements(cells: list[tuple[int, str]]) -> tuple[list[Statement], list[str]]:
-    """The top-level statements of ``cells`` (``(cell number, source)``), and a
-    note for each cell that could not be parsed."""
-    found, notes = [], []
+def statements(cells: list[tuple[int, str]]) -> list[Statement]:
+    """The top-level statements of ``cells`` (``(cell number, source)``)."""
+    found = []
     for number, raw in cells:
         source = _transform(raw)
         try:
             tree = ast.parse(source)
-        except (SyntaxError, ValueError) as error:
-            notes.append(f"code cell {number} does not parse ({type(error).__name__}: {error}); it is left out")
+        except (SyntaxError, ValueError):
             continue
         lines = source.splitlines()
         last_end = 0
@@ -94,7 +93,7 @@ def statements(cells: list[tuple[int, str]]) -> tuple[list[Statement], list[str]
             star = isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
             found.append(Statement(number, first, text, frozenset(_top_binds(table)),
                                    frozenset(_global_uses(table, True)), star))
-    return found, notes
+    return found
 
 
 def _binds_of(node) -> frozenset:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import sandbox
-from .answers import SERVER, AnswerError, Answers, Remote, RemoteClass
+from .answers import SERVER, Answers
 from .definitions import select, statements
 from .kernel import Kernel, Limits
 
@@ -282,13 +282,18 @@ def _run_notebook(job: Job, kernel: Kernel, result: dict) -> list:
 # ---------------------------------------------------------------- judging
 
 
+def _graded_names(job: Job) -> set[str]:
+    """Every name a check reads: the released check cells' arguments, and hidden checks' ``student["x"]``."""
+    return {name for *_, names in job.checks for name in names} | {n for h in job.hidden for n in h.names}
+
+
 def program(job: Job) -> tuple[list, list[str]]:
     """What the answer process runs: the selected statements in notebook order,
-    with a mark before each check cell (and one at the end for hidden checks)."""
+    with a mark before each check cell (and one at the end for hidden checks);
+    and a flag for each import of a reference implementation among them."""
     code = [(number, source) for number, (kind, source, _) in enumerate(job.cells, start=1) if kind == "code"]
-    found, notes = statements(code)
-    needed = {name for *_, names in job.checks for name in names} | {n for h in job.hidden for n in h.names}
-    kept = [found[i] for i in select(found, needed)]
+    found = statements(code)
+    kept = [found[i] for i in select(found, _graded_names(job))]
     items, position = [], 0
     marks = [(number, check_id) for number, (kind, _, check_id) in enumerate(job.cells, start=1) if kind == "check"]
     names = {check_id: list(args) for check_id, *_, args in job.checks}
@@ -301,9 +306,9 @@ def program(job: Job) -> tuple[list, list[str]]:
     for statement in kept[position:]:
         items.append({"cell": statement.cell, "first_line": statement.first_line, "source": statement.source})
     items.append({"mark": "hidden", "names": sorted({n for h in job.hidden for n in h.names})})
-    references = [f"code cell {s.cell} imports {module}" for s in kept for module in _imports(s.source)
-                  if module.startswith(REFERENCE_IMPORTS)]
-    return items, notes + references
+    flags = [f"imports the reference implementation: code cell {s.cell} imports {module}"
+             for s in kept for module in _imports(s.source) if module.startswith(REFERENCE_IMPORTS)]
+    return items, flags
 
 
 def _imports(source: str) -> list[str]:
@@ -329,8 +334,7 @@ def _judge(job: Job, answers: Answers, result: dict, reached: list) -> None:
     from ..checks import REGISTRY, load_all, verdict
 
     load_all()  # on a Dask worker nothing has imported the checks yet
-    items, notes = program(job)
-    flags = [f"imports the reference implementation: {n}" for n in notes if " imports " in n]
+    items, flags = program(job)
     limits = job.limits
     loaded = answers.load(items, job.modules, limits.cell_timeout)
     if "failed" in loaded:
@@ -354,7 +358,7 @@ def _judge(job: Job, answers: Answers, result: dict, reached: list) -> None:
             entry["message"] = loaded.get("failed") or _undefined(missing, errors)
             continue
         answers.deadline = time.monotonic() + limits.cell_timeout
-        passed, message = _verdict(verdict, check.body, [values[name] for name in args])
+        passed, message = verdict(check.body, *[values[name] for name in args])
         entry.update(passed=passed, message=message)
     if "hidden" in reached:
         for hidden in job.hidden:
@@ -367,11 +371,11 @@ def _judge(job: Job, answers: Answers, result: dict, reached: list) -> None:
             values = loaded.get("marks", {}).get("hidden", {})
             student = StudentNamespace({k: v for k, v in values.items() if v is not None})
             answers.deadline = time.monotonic() + limits.cell_timeout
-            passed, message = _verdict(verdict, _hidden_body(hidden), [student])
+            passed, message = verdict(_hidden_body(hidden), student)
             entry.update(passed=passed, message=message[:300])
     origins = (answers.loaded or {}).get("origins", {})
-    graded = {n for *_, names in job.checks for n in names} | {n for h in job.hidden for n in h.names}
-    flags += [f"{name} comes from the package ({origins[name]})" for name in sorted(graded) if name in origins]
+    flags += [f"{name} comes from the package ({origins[name]})" for name in sorted(_graded_names(job))
+              if name in origins]
     if answers.alive():
         answers.deadline = time.monotonic() + 10
         try:
@@ -387,13 +391,6 @@ def _undefined(missing, errors) -> str:
     return (f"{text} {'is' if len(missing) == 1 else 'are'} not defined when this check runs. The grader runs "
             f"only your definitions and what they use, not your notebook's other code"
             + (f" ({errors})" if errors else ""))
-
-
-def _verdict(verdict, body, args) -> tuple[bool, str]:
-    try:
-        return verdict(body, *args)
-    except AnswerError as error:
-        return False, str(error)
 
 
 _hidden_modules: dict[tuple[str, str], types.ModuleType] = {}
@@ -422,5 +419,4 @@ def _hidden_body(hidden: HiddenCheck):
     return check.body if check is not None else function
 
 
-__all__ = ["Job", "HiddenCheck", "Package", "Limits", "start", "finish", "blank_result", "STATUSES",
-           "Remote", "RemoteClass"]
+__all__ = ["Job", "HiddenCheck", "Package", "Limits", "start", "finish", "blank_result", "STATUSES"]
