@@ -46,7 +46,7 @@ def reference_world():
 
 
 def reference_panel():
-    from resilience_lab.panel import FaultPanel
+    from resilience_lab.figures.panel import FaultPanel
 
     return FaultPanel(reference_world(), until=30.0, window=(10.0, 20.0), controls={"C3": ["latency"]},
                       services=["C1", "C2", "C3"], title="reference scale: client → C1 → C2 → C3")
@@ -99,7 +99,7 @@ def latest_wins(panel, changes=CHANGES):
 
 def breakdown(changes=CHANGES):
     """Median CPU seconds of simulation, figure update and PNG at the reference scale."""
-    from resilience_lab.plots import RunFigure
+    from resilience_lab.figures.run import RunFigure
 
     world = reference_world()
     world.inject_latency("C3", 0.3, start=10.0, end=20.0)

@@ -2,7 +2,7 @@
 
 - :mod:`resilience_lab.world`: simulated services on SimPy, faults, metrics.
 - :mod:`resilience_lab.patterns`: the patterns as clock-free state machines.
-- :mod:`resilience_lab.plots` and :mod:`resilience_lab.panel`: figures and widgets.
+- :mod:`resilience_lab.figures`: figures and the widget panels.
 - :mod:`resilience_lab.checks`: the graded checks the exercises run.
 
 The names below are loaded on first use, so that ``import

@@ -268,7 +268,7 @@ def test_lesson_the_naive_breaker_sends_a_herd_and_never_trips_at_60_percent():
 
 
 def test_state_intervals_and_time_in_state():
-    from resilience_lab.plots_breaker import state_intervals, time_in_state
+    from resilience_lab.figures.breaker import state_intervals, time_in_state
 
     states = [(0.0, "closed"), (2.0, "open"), (5.0, "half_open"), (5.0, "open"), (8.0, "closed")]
     assert state_intervals(states, 10.0) == [(0.0, 2.0, "closed"), (2.0, 5.0, "open"), (5.0, 8.0, "open"),
@@ -280,7 +280,7 @@ def test_state_intervals_and_time_in_state():
 def test_the_state_diagram_draws_one_arrow_per_pair_of_states_in_the_table():
     from matplotlib.patches import FancyArrowPatch
 
-    from resilience_lab.plots_breaker import plot_state_diagram
+    from resilience_lab.figures.breaker import plot_state_diagram
 
     pairs = {(s, t) for s, moves in TRANSITIONS.items() for t in moves.values()}
     arrows = [p for p in plot_state_diagram().axes[0].patches if isinstance(p, FancyArrowPatch)]

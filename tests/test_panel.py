@@ -8,7 +8,7 @@ import pytest
 
 from resilience_lab import Outcome
 from resilience_lab.lessons import cascading
-from resilience_lab.panel import FaultPanel, LatestWins, world_with
+from resilience_lab.figures.panel import FaultPanel, LatestWins, world_with
 
 
 def test_panel_draws_on_creation_and_redraws_when_a_slider_moves():

@@ -23,10 +23,10 @@ import math
 import numpy as np
 
 from ..outcomes import Outcome
-from ..panel import FaultPanel
+from ..figures.panel import FaultPanel
 from ..patterns.bulkhead import Bulkhead
 from ..patterns.timeout import Timeout
-from ..plots import COLOURS, FAULT_COLOUR
+from ..figures.run import COLOURS, FAULT_COLOUR
 from ..world import CLIENT, LogNormal, World
 from ..world.bulkhead_policy import BulkheadPolicy
 

@@ -23,7 +23,7 @@ import math
 
 from ..outcomes import Outcome
 from ..patterns.circuit_breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
-from ..panel import Panel
+from ..figures.panel import Panel
 from .measure import p99, peak_busy, recovered_at  # noqa: F401  (the lesson uses them as lesson.*)
 from ..patterns.timeout import Timeout
 from ..world import LogNormal, World
@@ -132,7 +132,7 @@ def transitions(result, route="A->B"):
 # -- figures and the panel ----------------------------------------------------------------
 def compare(*, mode="hang", error_rate=None, breakers=None, title=None):
     """Run the outage world once per breaker (label -> breaker or None) and plot them together."""
-    from ..plots_breaker import plot_breaker_runs
+    from ..figures.breaker import plot_breaker_runs
 
     breakers = breakers or {"timeout only": None, "breaker": lesson_breaker()}
     results = {label: outage_world(b, mode=mode, error_rate=error_rate).run(UNTIL) for label, b in breakers.items()}
@@ -143,8 +143,8 @@ class BreakerPanel(Panel):
     """Take B down (refusing or hanging), tune the breaker, and watch A with and without it.
 
     Each change re-runs the world with the breaker on a background thread (the
-    latest setting wins, see :class:`~resilience_lab.panel.Panel`) and redraws one
-    :class:`~resilience_lab.plots_breaker.BreakerFigure`. The run without the
+    latest setting wins, see :class:`~resilience_lab.figures.panel.Panel`) and redraws one
+    :class:`~resilience_lab.figures.breaker.BreakerFigure`. The run without the
     breaker depends only on the outage, so moving a breaker slider reuses it.
     """
 
@@ -153,7 +153,7 @@ class BreakerPanel(Panel):
     def __init__(self):
         import ipywidgets as widgets
 
-        from ..plots_breaker import BreakerFigure
+        from ..figures.breaker import BreakerFigure
 
         style = {"description_width": "initial"}
         self.controls = {

@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 from scipy.special import stdtrit  # Student's t quantile; scipy.stats would cost 60 MB more
 
 from ..outcomes import Outcome
-from ..plots import COLOURS
+from ..figures.run import COLOURS
 from ..world import Exponential, World
 from . import cascading
 

@@ -30,8 +30,8 @@ import simpy
 from ..outcomes import Outcome
 from ..patterns.retry import JITTERS, TRANSIENT, Backoff, Retry, RetryBudget
 from ..patterns.timeout import Timeout
-from ..panel import Panel
-from ..plots import COLOURS, FAULT_COLOUR, figure_png
+from ..figures.panel import Panel
+from ..figures.run import COLOURS, FAULT_COLOUR, figure_png
 from ..world import CLIENT, LogNormal, World
 
 LABELS = {"none": "no jitter", "full": "Full Jitter", "equal": "Equal Jitter", "decorrelated": "Decorrelated Jitter"}

@@ -26,8 +26,8 @@ import math
 import numpy as np
 
 from ..outcomes import Outcome
-from ..panel import Panel
-from ..plots import RunFigure
+from ..figures.panel import Panel
+from ..figures.run import RunFigure
 from ..patterns.deadline import Deadline
 from ..patterns.timeout import Timeout
 from ..world import World

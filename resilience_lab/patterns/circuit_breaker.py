@@ -68,7 +68,7 @@ STATES = (CLOSED, OPEN, HALF_OPEN, FORCED_OPEN, DISABLED)
 MODES = ("rate", "consecutive")
 
 #: state -> {trigger: next state}. Every state change the breaker makes is looked
-#: up here; :func:`resilience_lab.plots_breaker.plot_state_diagram` draws it.
+#: up here; :func:`resilience_lab.figures.breaker.plot_state_diagram` draws it.
 TRANSITIONS = {
     CLOSED: {"too many failures": OPEN, "force_open": FORCED_OPEN, "disable": DISABLED},
     OPEN: {"open period over": HALF_OPEN, "force_open": FORCED_OPEN, "disable": DISABLED},

@@ -11,16 +11,16 @@
   timeouts.
 
 Figures are plain ``matplotlib.figure.Figure`` objects, shown where a lesson
-returns them (see :mod:`resilience_lab.plots`).
+returns them (see :mod:`resilience_lab.figures.run`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .outcomes import Outcome
-from .plots import FAULT_COLOUR, figure_png
-from .world.breaker_policy import breaker_states
+from ..outcomes import Outcome
+from .run import FAULT_COLOUR, figure_png
+from ..world.breaker_policy import breaker_states
 
 STATE_COLOURS = {
     "closed": "#cfe8cf",
@@ -67,7 +67,7 @@ def plot_state_diagram(transitions=None, *, manual=True, size=(7.5, 4.6)):
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyArrowPatch
     if transitions is None:
-        from .patterns.circuit_breaker import TRANSITIONS as transitions
+        from ..patterns.circuit_breaker import TRANSITIONS as transitions
     fig = Figure(figsize=size, dpi=80)
     ax = fig.add_axes([0, 0, 1, 1])
     ax.set_axis_off()

@@ -1,7 +1,7 @@
 """The fault-injection panel: sliders and buttons that re-run a world.
 
 ``FaultPanel(world, until=30, window=(10, 20), controls={...})`` shows the
-world's run as a :class:`~resilience_lab.plots.RunFigure`, with one control per
+world's run as a :class:`~resilience_lab.figures.run.RunFigure`, with one control per
 knob you name:
 
 - ``"latency"``: extra milliseconds on every call to the service;
@@ -30,8 +30,8 @@ import dataclasses
 import threading
 import time
 
-from .plots import RunFigure
-from .world.world import PoissonLoad
+from .run import RunFigure
+from ..world.world import PoissonLoad
 
 KNOBS = ("latency", "errors", "outage", "workers", "kill")
 
