@@ -7,10 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FIRST_LESSON := notebooks/01-cascading-failures.ipynb
+# JupyterLab reads an environment's default settings from here (overrides.json).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 # Jupyter refuses to run as root (containers, Binder-like machines) without this flag.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test exercises bench clean
+.PHONY: lab test grade exercises bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -20,8 +22,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab $(ROOT_FLAG) $(FIRST_LESSON)
+# The course's JupyterLab settings: no "fetch news?" prompt, no update check.
+$(LAB_SETTINGS)/overrides.json: jupyter/overrides.json $(STAMP)
+	mkdir -p $(LAB_SETTINGS)
+	cp jupyter/overrides.json $@
+
+# The whole course is served (lessons, exercises, solutions), lesson 1 open; the
+# venv's commands (resilience-lab) are on the PATH of JupyterLab's terminals.
+lab: $(STAMP) $(LAB_SETTINGS)/overrides.json
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/$(FIRST_LESSON)
+
+# Your score before you hand in: make grade NB=exercises/01-cascading-failures.ipynb
+# (in the bubblewrap sandbox when bwrap is installed; your own work needs none).
+grade: $(STAMP)
+	@test -n "$(NB)" || { echo "usage: make grade NB=exercises/01-cascading-failures.ipynb"; exit 2; }
+	$(BIN)/resilience-lab grade $(if $(shell command -v bwrap),,--no-sandbox) --out grades/self "$(NB)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

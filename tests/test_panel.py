@@ -86,3 +86,135 @@ def test_herd_panel_jitter_lowers_the_peak_after_recovery():
     panel.set(jitter="full")
     assert panel.image.value != before
     assert retries.peak_after(panel.result, since=1.0) < no_jitter / 2
+
+
+# -- every panel, every control, at its ends ------------------------------------------
+def _panels():
+    from resilience_lab.lessons import bulkheads, circuit_breaker, retries, timeouts
+
+    return {"lesson1": cascading.panel, "lesson2": timeouts.panel, "lesson3": circuit_breaker.panel,
+            "lesson4": bulkheads.panel, "lesson5": retries.panel}
+
+
+def _values_to_try(control):
+    """A slider's two ends, both states of a toggle, every choice of a set of buttons."""
+    if hasattr(control, "min") and hasattr(control, "max"):
+        return [control.min, control.max]
+    if hasattr(control, "options"):
+        return [value for _, value in control.options]
+    return [not control.value, control.value]
+
+
+def _outside(ax):
+    """What ``ax`` plots outside its limits: a list of (axis, value, limits)."""
+    from resilience_lab.figures.axes import in_view
+
+    wrong = []
+    if not in_view(ax):
+        wrong.append(("y", ax.get_ylim()))
+    low, high = sorted(ax.get_xlim())
+    for line in ax.get_lines():
+        x = np.asarray(line.get_xdata(), dtype=float)
+        y = np.asarray(line.get_ydata(), dtype=float)
+        shown = x[np.isfinite(y) & np.isfinite(x)]
+        if shown.size and (shown.min() < low - 1e-9 or shown.max() > high + 1e-9):
+            wrong.append(("x", line.get_label(), (shown.min(), shown.max()), (low, high)))
+    return wrong
+
+
+@pytest.mark.parametrize("lesson", sorted(_panels()))
+def test_every_control_draws_at_its_ends_and_every_axes_keeps_its_data_in_view(lesson):
+    panel = _panels()[lesson]()
+    start = panel.settings()
+    tried = 0
+    for key, control in panel.controls.items():
+        original = control.value
+        for value in _values_to_try(control):
+            control.value = value
+            assert panel.runner.wait(120), f"{lesson}: {key}={value!r} did not finish drawing"
+            assert "Could not draw" not in panel.status.value, f"{lesson}: {key}={value!r}: {panel.status.value}"
+            assert panel.settings()[key] == value
+            for ax in panel.figure.fig.axes:
+                assert _outside(ax) == [], f"{lesson}: {key}={value!r}: data off the chart {_outside(ax)}"
+            tried += 1
+        control.value = original
+        assert panel.runner.wait(120)
+    assert panel.settings() == start and tried >= 2 * len(panel.controls) - 1
+
+
+def test_the_same_setting_draws_the_same_axes():
+    panel = cascading.panel()
+    panel.set(B_latency=480)
+    limits = [ax.get_ylim() for ax in panel.figure.fig.axes]
+    scales = [ax.get_yscale() for ax in panel.figure.fig.axes]
+    panel.set(B_latency=0)
+    assert [ax.get_ylim() for ax in panel.figure.fig.axes] != limits  # healthy B: a smaller range
+    panel.set(B_latency=480)
+    assert [ax.get_ylim() for ax in panel.figure.fig.axes] == limits
+    assert [ax.get_yscale() for ax in panel.figure.fig.axes] == scales
+
+
+def test_lesson1_shows_c_latency_climbing_to_seconds_on_a_log_axis():
+    panel = cascading.panel()
+    panel.set(B_latency=480)
+    ax = panel.figure.ax_latency
+    assert np.nanmax(panel.result.summary("C").p99) > 2.0
+    assert ax.get_yscale() == "log" and ax.get_ylim()[1] >= np.nanmax(panel.result.summary("C").p99)
+
+
+def test_a_load_of_zero_draws_an_empty_world_and_the_panel_keeps_working():
+    panel = cascading.panel()
+    panel.set(load_rate=0)
+    assert "Could not draw" not in panel.status.value
+    assert len(panel.result.start) == 0
+    panel.set(load_rate=150)
+    assert len(panel.result.start) > 1000
+
+
+def test_an_error_in_a_redraw_is_one_line_in_the_panel_which_then_draws_again():
+    panel = cascading.panel()
+    drawn = panel.image.value
+    real = panel.simulate
+
+    def broken(settings):
+        if settings[("B", "latency")] == 300:
+            raise ZeroDivisionError("float division by zero\nsecond line")
+        return real(settings)
+
+    panel.simulate = broken
+    panel.set(B_latency=300)
+    assert panel.status.value == "<b>Could not draw this setting:</b> ZeroDivisionError: float division by zero"
+    assert panel.image.value == drawn  # the last good figure stays
+    panel.set(B_latency=480)
+    assert "simulated 30 s" in panel.status.value and panel.image.value != drawn
+
+
+def test_a_runner_survives_an_exception_in_its_work():
+    seen = []
+
+    def work(settings):
+        if settings == "bad":
+            raise RuntimeError("boom")
+        seen.append(settings)
+
+    runner = LatestWins(work)
+    runner.submit("bad")
+    assert runner.wait(5) and isinstance(runner.error, RuntimeError)
+    runner.submit("good")
+    assert runner.wait(5) and seen == ["good"]
+
+
+def test_lesson4_panel_compares_a_shared_pool_with_bulkheads_while_payment_hangs():
+    from resilience_lab.lessons import bulkheads
+
+    panel = bulkheads.panel()
+    shared, partitioned = panel.result["shared"][0], panel.result["partitioned"][0]
+    assert [f.label for f in shared.faults] == ["payment: down (hang)"]
+    # Profile suffers in the shared pool only; its permits show why.
+    assert bulkheads.p99(shared, "profile") > 1.0 > 0.1 > bulkheads.p99(partitioned, "profile")
+    _, shared_peak = bulkheads.permits_in_use(shared, "shared")
+    _, payment_peak = bulkheads.permits_in_use(partitioned, "payment")
+    _, profile_peak = bulkheads.permits_in_use(partitioned, "profile")
+    assert shared_peak.max() == 100 and payment_peak.max() == 20 and profile_peak.max() < 20
+    panel.set(fault="none")
+    assert bulkheads.permits_in_use(panel.result["shared"][0], "shared")[1].max() < 60

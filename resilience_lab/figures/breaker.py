@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..outcomes import Outcome
-from .run import FAULT_COLOUR, figure_png
+from .axes import fit_y, shade_faults
+from .run import figure_png
 from ..world.breaker_policy import breaker_states
 
 STATE_COLOURS = {
@@ -35,8 +36,8 @@ _LAYOUT = {
     "closed": (0.0, 0.0),
     "open": (2.4, 0.0),
     "half_open": (1.2, -1.3),
-    "forced_open": (2.4, 1.5),
-    "disabled": (0.0, 1.5),
+    "forced_open": (3.4, 1.7),
+    "disabled": (-1.0, 1.7),
 }
 _MANUAL = {"force_open", "disable", "reset"}
 
@@ -78,7 +79,8 @@ def plot_state_diagram(transitions=None, *, manual=True, size=(7.5, 4.6)):
     pos = {s: _LAYOUT.get(s) or next(spare) for s in states}
     for state, (x, y) in pos.items():
         ax.add_patch(_circle(x, y, STATE_COLOURS.get(state, "#eeeeee")))
-        ax.text(x, y, state.replace("_", "-").upper(), ha="center", va="center", fontsize=10, weight="bold")
+        ax.text(x, y, state.replace("_", "-").upper(), ha="center", va="center", fontsize=10 if len(state) < 9 else 8.5,
+                weight="bold", zorder=3)
     edges = {}
     for source, moves in transitions.items():
         for trigger, target in moves.items():
@@ -91,8 +93,9 @@ def plot_state_diagram(transitions=None, *, manual=True, size=(7.5, 4.6)):
         bend = 0.25 if (target, source) in edges else 0.0
         arrow = FancyArrowPatch(
             pos[source], pos[target], connectionstyle=f"arc3,rad={bend}", arrowstyle="-|>",
-            mutation_scale=14, shrinkA=30, shrinkB=30, lw=1 if is_manual else 2,
-            ls="--" if is_manual else "-", color="#999999" if is_manual else "#333333",
+            mutation_scale=11 if is_manual else 14, shrinkA=30, shrinkB=30, lw=0.8 if is_manual else 2,
+            ls="--" if is_manual else "-", color="#c2c2c2" if is_manual else "#333333",
+            zorder=0.5 if is_manual else 2,  # the manual moves stay in the background
         )
         ax.add_patch(arrow)
         if not is_manual:
@@ -103,23 +106,23 @@ def plot_state_diagram(transitions=None, *, manual=True, size=(7.5, 4.6)):
             norm = max(1e-9, (nx**2 + ny**2) ** 0.5)
             off = 0.18 + bend * 0.9
             ax.text(mx + off * nx / norm * (1 if bend else 0.6), my + off * ny / norm * (1 if bend else 0.6),
-                    "\n".join(triggers), ha="center", va="center", fontsize=9, color="#333333",
-                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.85))
+                    "\n".join(triggers), ha="center", va="center", fontsize=9, color="#333333", zorder=3,
+                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.9))
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     ax.set_xlim(min(xs) - 0.8, max(xs) + 0.8)
     ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
     ax.set_aspect("equal")
     if manual:
-        ax.text(min(xs) - 0.7, min(ys) - 0.5, "dashed: manual moves (force_open, disable, reset)",
-                fontsize=8, color="#777777")
+        ax.text(min(xs) - 0.7, min(ys) - 0.5, "light, dashed: an operator's manual moves (force_open, disable, "
+                "reset)", fontsize=8, color="#777777")
     return fig
 
 
 def _circle(x, y, colour):
     from matplotlib.patches import Circle
 
-    return Circle((x, y), 0.42, fc=colour, ec="#333333", lw=1.2)
+    return Circle((x, y), 0.42, fc=colour, ec="#333333", lw=1.2, zorder=1)
 
 
 class BreakerFigure:
@@ -206,17 +209,10 @@ class BreakerFigure:
                     self._dynamic.append(self.ax_band.fill_between(
                         [start, end], row - 0.4, row + 0.4, color=STATE_COLOURS.get(state, "#eeeeee"), lw=0))
         first = results[self.labels[0]]
-        for fault in first.faults:
-            for ax in (self.ax_latency, self.ax_pool, self.ax_sent):
-                self._dynamic.append(ax.axvspan(fault.start, min(fault.end, first.until),
-                                                color=FAULT_COLOUR, alpha=0.18, lw=0))
-            self._dynamic.append(self.ax_latency.text(
-                fault.start, 1.0, " " + fault.label, transform=self.ax_latency.get_xaxis_transform(),
-                va="top", ha="left", fontsize=8, color="#8a5a00"))
-        for ax in (self.ax_latency, self.ax_sent):
-            ax.relim()
-            ax.autoscale_view()
-        self.ax_sent.set_ylim(bottom=0)
+        self._dynamic += shade_faults((self.ax_latency, self.ax_pool, self.ax_sent), first.faults, first.until,
+                                      label_ax=self.ax_latency)
+        fit_y(self.ax_latency, log=True, decades=0)
+        fit_y(self.ax_sent)
         self.ax_pool.set_xlim(0, until)
         return self.fig
 

@@ -37,7 +37,11 @@ KNOBS = ("latency", "errors", "outage", "workers", "kill")
 
 
 class LatestWins:
-    """Run ``work(settings)`` on a thread, dropping settings overtaken by newer ones."""
+    """Run ``work(settings)`` on a thread, dropping settings overtaken by newer ones.
+
+    An exception from ``work`` is kept in ``error`` and does not stop the thread:
+    the next setting submitted still runs.
+    """
 
     def __init__(self, work):
         self._work = work
@@ -45,6 +49,7 @@ class LatestWins:
         self._pending = None
         self._busy = False
         self.runs = 0
+        self.error = None  # the last exception ``work`` raised, if any
 
     def submit(self, settings) -> None:
         with self._lock:
@@ -63,6 +68,8 @@ class LatestWins:
                     return
             try:
                 self._work(settings)
+            except Exception as error:  # the thread must live on: a later setting may well run
+                self.error = error
             finally:
                 self.runs += 1
 
@@ -80,10 +87,10 @@ def world_with(world, settings: dict, window):
     changed.loads = list(world.loads)
     start, end = window
     for (service, knob), value in settings.items():
-        if service == "load":
+        if service == "load":  # a rate of 0 is a world with no open-loop load
             changed.loads = [
                 dataclasses.replace(l, rate=value) if isinstance(l, PoissonLoad) else l
-                for l in changed.loads
+                for l in changed.loads if not (isinstance(l, PoissonLoad) and value <= 0)
             ]
         elif knob == "workers":
             changed.services[service] = dataclasses.replace(changed.services[service], workers=int(value))
@@ -110,8 +117,6 @@ class Panel:
     drawing happens at once, so the panel never appears empty.
     """
 
-    columns = 3  # controls per row
-
     def __init__(self):
         import ipywidgets as widgets
         self.image = widgets.Image(format="png")
@@ -122,8 +127,9 @@ class Panel:
         controls = list(self.controls.values())
         for control in controls:
             control.observe(self._changed, names="value")
-        rows = [widgets.HBox(controls[i:i + self.columns]) for i in range(0, len(controls), self.columns)]
-        self.widget = widgets.VBox([*rows, self.status, self.image])
+        # The controls wrap onto as many rows as the notebook's width needs.
+        row = widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap", grid_gap="4px 28px"))
+        self.widget = widgets.VBox([row, self.status, self.image])
         self._render(self.settings())
 
     def simulate(self, settings):
@@ -147,27 +153,34 @@ class Panel:
             began = time.perf_counter()
             try:
                 result = self.simulate(settings)
-            except ValueError as error:
-                self.status.value = f"<b>Cannot run this setting:</b> {error}"
+                self.figure.update(result)
+                image = self.figure.png()
+                status = self.describe(result, time.perf_counter() - began)
+            except Exception as error:  # shown in the panel, which stays usable
+                self.status.value = f"<b>Could not draw this setting:</b> {_one_line(error)}"
                 return
             self.result = result
-            self.figure.update(result)
-            self.image.value = self.figure.png()
-            self.status.value = self.describe(result, time.perf_counter() - began)
+            self.image.value = image
+            self.status.value = status
 
     @staticmethod
     def _name(key) -> str:
         return key if isinstance(key, str) else "_".join(key)
 
+    #: Seconds :meth:`set` waits for the redraw.
+    redraw_limit = 60.0
+
     def set(self, **values) -> None:
         """Set controls by name (a tuple key's parts joined by ``_``, as in
-        ``panel.set(B_latency=480)``) and wait for the redraw."""
+        ``panel.set(B_latency=480)``) and wait for the redraw (TimeoutError
+        after ``redraw_limit`` seconds)."""
         by_name = {self._name(key): control for key, control in self.controls.items()}
         for name, value in values.items():
             if name not in by_name:
                 raise ValueError(f"no control {name!r}; controls: {', '.join(by_name)}")
             by_name[name].value = value
-        self.runner.wait()
+        if not self.runner.wait(self.redraw_limit):
+            raise TimeoutError(f"the panel did not finish drawing within {self.redraw_limit:g} s")
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -175,12 +188,33 @@ class Panel:
         display(self.widget)
 
 
+#: Every slider's width, description included: room for a track a mouse can use.
+SLIDER_WIDTH = "440px"
+
+
+def slider(description, *, value, min, max, step=1, integer=True):
+    """A slider as every panel draws it: acts on release, ``SLIDER_WIDTH`` wide, the
+    description in full on its left. ``integer=False`` makes a float slider."""
+    import ipywidgets as widgets
+
+    kind = widgets.IntSlider if integer else widgets.FloatSlider
+    return kind(value=value, min=min, max=max, step=step, description=description, continuous_update=False,
+                style={"description_width": "initial"}, layout=widgets.Layout(width=SLIDER_WIDTH))
+
+
+def _one_line(error: Exception) -> str:
+    """``error`` as one short, HTML-escaped line: its type and the first line of its message."""
+    import html
+
+    text = str(error).strip().splitlines()
+    return html.escape(f"{type(error).__name__}: {text[0]}" if text else type(error).__name__)[:300]
+
+
 class FaultPanel(Panel):
     """Widgets that inject faults into ``world`` and show the run. See the module."""
 
     def __init__(self, world, *, until=30.0, window=(10.0, 20.0), controls=None,
                  load=True, services=None, title=None):
-        import ipywidgets as widgets
         controls = controls or {}
         for service, knobs in controls.items():
             if service not in world.services:
@@ -197,25 +231,19 @@ class FaultPanel(Panel):
                 self.controls[(service, knob)] = self._control(service, knob)
         rates = [l.rate for l in world.loads if isinstance(l, PoissonLoad)]
         if load and rates:
-            self.controls[("load", "rate")] = widgets.FloatSlider(
-                value=rates[0], min=0, max=round(rates[0] * 3), step=5,
-                description="load (req/s)", continuous_update=False, style={"description_width": "initial"},
-            )
+            self.controls[("load", "rate")] = slider("load (requests/s)", value=rates[0], min=0,
+                                                     max=round(rates[0] * 3), step=5, integer=False)
         super().__init__()
 
     def _control(self, service, knob):
         import ipywidgets as widgets
-        style = {"description_width": "initial"}
         spec = self.world.services[service]
         if knob == "latency":
-            return widgets.IntSlider(value=0, min=0, max=1000, step=10, description=f"{service} extra latency (ms)",
-                                     continuous_update=False, style=style)
+            return slider(f"{service} extra latency (ms)", value=0, min=0, max=1000, step=10)
         if knob == "errors":
-            return widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description=f"{service} error rate",
-                                       continuous_update=False, style=style)
+            return slider(f"{service} error rate", value=0.0, min=0.0, max=1.0, step=0.05, integer=False)
         if knob == "workers":
-            return widgets.IntSlider(value=spec.workers, min=1, max=spec.workers * 3, description=f"{service} workers",
-                                     continuous_update=False, style=style)
+            return slider(f"{service} workers", value=spec.workers, min=1, max=spec.workers * 3)
         label = f"{service} down" if knob == "outage" else f"kill {service} instance 0"
         return widgets.ToggleButton(value=False, description=label, button_style="danger", icon="bolt")
 

@@ -8,11 +8,13 @@ returns it, and nowhere else.
 
 The three panels, over simulated time, one line per service:
 
-1. latency: p99 (solid) and p50 (dotted) of the calls that ended in each bucket;
+1. latency: p99 (solid) and p50 (dotted) of the calls that ended in each bucket
+   (a log scale when they span two decades or more);
 2. answers per second: ``ok`` (solid) and not ``ok`` (dashed);
 3. pool occupancy: busy workers as a share of the pool.
 
-Every fault window is shaded, with its label, in all three panels.
+Every fault window is shaded in all three panels, labelled in the first. Every
+update refits the y-axes to the data (:func:`~resilience_lab.figures.axes.fit_y`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import sys
 
 import numpy as np
 
+from .axes import FAULT_COLOUR, fit_y, shade_faults
+
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
-FAULT_COLOUR = "#f2b134"
 
 
 class RunFigure:
@@ -80,21 +83,10 @@ class RunFigure:
             lines["busy"].set_data(times, share)
         for artist in self._shading:
             artist.remove()
-        self._shading = []
-        for fault in result.faults:
-            if fault.start >= result.until:
-                continue
-            end = min(fault.end, result.until)
-            for ax in (self.ax_latency, self.ax_rate, self.ax_pool):
-                self._shading.append(ax.axvspan(fault.start, end, color=FAULT_COLOUR, alpha=0.18, lw=0))
-            self._shading.append(self.ax_latency.text(
-                fault.start, 1.0, " " + fault.label, transform=self.ax_latency.get_xaxis_transform(),
-                va="top", ha="left", fontsize=8, color="#8a5a00",
-            ))
-        for ax in (self.ax_latency, self.ax_rate):
-            ax.relim()
-            ax.autoscale_view()
-            ax.set_ylim(bottom=0)
+        self._shading = shade_faults((self.ax_latency, self.ax_rate, self.ax_pool), result.faults, result.until,
+                                     label_ax=self.ax_latency)
+        fit_y(self.ax_latency, log=True)
+        fit_y(self.ax_rate)
         self.ax_pool.set_xlim(0, result.until)
         return self.fig
 

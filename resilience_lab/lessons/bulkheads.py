@@ -23,10 +23,11 @@ import math
 import numpy as np
 
 from ..outcomes import Outcome
-from ..figures.panel import FaultPanel
+from ..figures.axes import fit_y, shade_faults
+from ..figures.panel import Panel, slider
 from ..patterns.bulkhead import Bulkhead
 from ..patterns.timeout import Timeout
-from ..figures.run import COLOURS, FAULT_COLOUR
+from ..figures.run import COLOURS, FAULT_COLOUR, figure_png
 from ..world import CLIENT, LogNormal, World
 from ..world.bulkhead_policy import BulkheadPolicy
 
@@ -41,7 +42,8 @@ UNTIL = 20.0
 SERVICES = ["payment", "profile"]
 
 
-def shop_world(payment_pool, profile_pool, *, fault=FAULT, through=None, seed=4) -> World:
+def shop_world(payment_pool, profile_pool, *, fault=FAULT, through=None, seed=4, mode="hang",
+               trace=False) -> World:
     """The client calls payment (150/s) and profile (200/s); each route holds a
     permit of its pool while it waits (at most 1 s) for the answer.
 
@@ -49,19 +51,60 @@ def shop_world(payment_pool, profile_pool, *, fault=FAULT, through=None, seed=4)
     object twice for one shared pool. ``through`` replaces the call path
     (:func:`~resilience_lab.patterns.bulkhead.call_with_bulkhead`) for pools
     that reject at once. ``fault``: payment hangs during ``(start, end)``, or
-    ``None`` for a healthy run.
+    ``None`` for a healthy run; ``mode="fail"`` makes it refuse instead, and a
+    number of seconds makes it that much slower instead. ``trace=True`` records
+    each pool's permits in use (see :func:`permits_in_use`).
     """
     world = World(seed=seed, sample_every=0.1)
     world.service("payment", workers=1000, latency=PAYMENT_LATENCY)
     world.service("profile", workers=1000, latency=PROFILE_LATENCY)
     world.load("payment", rate=PAYMENT_RATE)
     world.load("profile", rate=PROFILE_RATE)
+    shared = payment_pool is profile_pool
     for target, pool in (("payment", payment_pool), ("profile", profile_pool)):
         guard = BulkheadPolicy(pool, through) if through is not None else pool
-        world.protect(CLIENT, target, guard, Timeout(TIMEOUT))
-    if fault:
-        world.inject_outage("payment", mode="hang", start=fault[0], end=fault[1])
+        inside = [PermitTrace(pool, "shared" if shared else target)] if trace else []
+        world.protect(CLIENT, target, guard, *inside, Timeout(TIMEOUT))
+    if fault and isinstance(mode, str):
+        world.inject_outage("payment", mode=mode, start=fault[0], end=fault[1])
+    elif fault:
+        world.inject_latency("payment", float(mode), start=fault[0], end=fault[1])
     return world
+
+
+class PermitTrace:
+    """A policy put just inside a bulkhead: records the pool's permits in use, as the
+    run's events ``(time, pool_name, "permits", in_use)``, when a call takes a permit
+    and when it gives it back. A policy of this lesson's figures, not a pattern."""
+
+    def __init__(self, pool, name):
+        self.pool, self.name = pool, name
+
+    def wrap(self, run, caller, target, call):
+        env, events, pool, name = run.env, run.events, self.pool, self.name
+
+        def traced(ctx):
+            events.append((env.now, name, "permits", pool.in_use))
+            try:
+                return (yield from call(ctx))
+            finally:
+                events.append((env.now, name, "permits", pool.in_use - 1))
+
+        return traced
+
+
+def permits_in_use(result, name, *, every=0.1):
+    """(times, most permits in use) of pool ``name`` in each ``every``-second slot of a
+    run made with ``trace=True``; the pools are named ``shared``, ``payment``, ``profile``."""
+    trace = np.array([(t, n) for t, where, what, n in result.events if where == name and what == "permits"])
+    slots = max(1, int(np.ceil(result.until / every - 1e-9)))
+    peak = np.zeros(slots)
+    if len(trace):
+        np.maximum.at(peak, np.minimum((trace[:, 0] // every).astype(int), slots - 1), trace[:, 1])
+        # What a slot starts with: the value after the last change before it.
+        last = np.searchsorted(trace[:, 0], np.arange(slots) * every, side="left") - 1
+        peak = np.maximum(peak, np.where(last >= 0, trace[np.maximum(last, 0), 1], 0.0))
+    return np.arange(slots) * every, peak
 
 
 def shared_world(*, fault=FAULT, seed=4) -> World:
@@ -96,20 +139,23 @@ def success_rate(result, service, since=FAULT[0] + 1, until=FAULT[1]) -> float:
 
 
 def rejections(result, service, since=FAULT[0] + 1, until=FAULT[1]):
-    """(how many calls to ``service`` were rejected, their slowest rejection in s)."""
+    """(how many calls to ``service`` were rejected, their slowest rejection in s;
+    0.0 when none was)."""
     mask = calls(result, service, since, until) & (result.outcome == Outcome.REJECTED)
     slowest = float(result.latency[mask].max()) if mask.any() else 0.0
     return int(np.count_nonzero(mask)), slowest
 
 
 def report(result, since=FAULT[0] + 1, until=FAULT[1]):
-    """One line per service: p99, success rate, rejections, while payment is down."""
-    lines = []
+    """A heading naming the time window, then one line per service: p99, success
+    rate, and how many calls were rejected and how long the slowest rejection took."""
+    lines = [f"the client's calls that ended between t = {since:g} s and {until:g} s "
+             f"(payment is down from {FAULT[0]:g} s to {FAULT[1]:g} s):"]
     for name in SERVICES:
         count, slowest = rejections(result, name, since, until)
-        lines.append(f"{name:8} p99 {p99(result, name, since, until) * 1000:7.0f} ms   "
-                     f"ok {success_rate(result, name, since, until):6.1%}   "
-                     f"rejected {count:5d} (slowest {slowest * 1000:.0f} ms)")
+        rejected = f"rejected {count:5d}" + (f", the slowest after {slowest * 1000:.0f} ms" if count else "")
+        lines.append(f"  {name:8} p99 {p99(result, name, since, until) * 1000:7.0f} ms   "
+                     f"ok {success_rate(result, name, since, until):6.1%}   {rejected}")
     return print("\n".join(lines))
 
 
@@ -169,8 +215,122 @@ def _per_bucket(result, service, outcome, bucket):
     return np.bincount(slots, minlength=n) / bucket
 
 
-def panel() -> FaultPanel:
-    """Partitioned pools (20 and 20): slow payment down or take it out, and watch profile."""
-    world = partitioned_world(fault=None)
-    return FaultPanel(world, until=UNTIL, window=FAULT, controls={"payment": ["latency", "outage"]},
-                      load=False, services=SERVICES, title="client → payment, client → profile, 20 permits each")
+# -- the panel -------------------------------------------------------------------
+class BulkheadFigure:
+    """One shared pool (left) against a bulkhead per dependency (right), on the same
+    load and fault. Rows: p99 latency of the client's calls to payment and profile;
+    their ``ok`` answers per second; each pool's permits in use, as a share of it."""
+
+    COLUMNS = ("shared", "partitioned")
+
+    # 1 s buckets: with payment hanging, a partition's permits time out together
+    # once a second, and a shorter bucket would hold only instant rejections.
+    def __init__(self, *, bucket=1.0):
+        from matplotlib.figure import Figure
+        self.bucket = bucket
+        self.fig = Figure(figsize=(10, 6.6), dpi=80)
+        self.fig.subplots_adjust(left=0.09, right=0.98, top=0.89, bottom=0.08, hspace=0.14, wspace=0.1)
+        self.axes = self.fig.subplots(3, 2, sharex=True, sharey="row")
+        self.lines = {}
+        for column, kind in enumerate(self.COLUMNS):
+            latency, answers, permits = self.axes[:, column]
+            for i, name in enumerate(SERVICES):
+                self.lines[kind, name] = (latency.plot([], [], color=COLOURS[i], lw=2, label=name)[0],
+                                          answers.plot([], [], color=COLOURS[i], lw=2, label=name)[0])
+            pools = ["shared"] if kind == "shared" else SERVICES
+            for i, pool in enumerate(pools):
+                colour = "#555555" if pool == "shared" else COLOURS[i]
+                self.lines[kind, "permits", pool] = permits.plot([], [], color=colour, lw=2,
+                                                                 drawstyle="steps-post")[0]
+            permits.set_ylim(0, 105)
+            permits.yaxis.set_major_formatter("{x:.0f}%")
+            permits.set_xlabel("simulated time (s)")
+            for ax in self.axes[:, column]:
+                ax.grid(True, alpha=0.3)
+        self.axes[0, 0].set_ylabel("p99 latency (s)")
+        self.axes[1, 0].set_ylabel("ok answers / s")
+        self.axes[2, 0].set_ylabel("permits in use")
+        self.fig.legend([self.lines["shared", name][0] for name in SERVICES], SERVICES, loc="upper center",
+                        ncols=2, fontsize=9, frameon=False)
+        self._dynamic = []
+
+    def update(self, runs):
+        """Show ``runs``: ``{"shared": (result, pool size), "partitioned": (result, (payment, profile))}``."""
+        for artist in self._dynamic:
+            artist.remove()
+        self._dynamic = []
+        for column, kind in enumerate(self.COLUMNS):
+            result, sizes = runs[kind]
+            for name in SERVICES:
+                s = result.summary(name, self.bucket, caller=CLIENT)
+                latency, answers = self.lines[kind, name]
+                latency.set_data(s.time + self.bucket / 2, np.where(s.p99 > 0, s.p99, np.nan))
+                answers.set_data(s.time + self.bucket / 2, s.goodput)
+            pools = {"shared": sizes} if kind == "shared" else dict(zip(SERVICES, sizes))
+            labels = []
+            for pool, size in pools.items():
+                times, peak = permits_in_use(result, pool)
+                self.lines[kind, "permits", pool].set_data(times, 100.0 * peak / size)
+                labels.append(f"{size} threads" if pool == "shared" else f"{pool} {size} permits")
+            self.axes[0, column].set_title(
+                f"one pool of {sizes} threads for both" if kind == "shared"
+                else f"a bulkhead each: payment {sizes[0]}, profile {sizes[1]}", fontsize=10)
+            self._dynamic.append(self.axes[2, column].text(
+                0.01, 0.95, ", ".join(labels), transform=self.axes[2, column].transAxes,
+                va="top", fontsize=8, color="#333333", bbox={"facecolor": "white", "alpha": 0.7, "lw": 0}))
+            self._dynamic += shade_faults(self.axes[:, column], result.faults, result.until,
+                                          label_ax=self.axes[0, column])
+        fit_y(self.axes[0], log=True, decades=1)
+        fit_y(self.axes[1])
+        self.axes[2, 0].set_xlim(0, UNTIL)
+        return self.fig
+
+    def png(self) -> bytes:
+        return figure_png(self.fig)
+
+
+class BulkheadPanel(Panel):
+    """The lesson's world twice, side by side: one shared pool of threads, and a
+    bulkhead per dependency (rejecting at once). Choose what payment does from
+    t = 5 s to 15 s, size the pools, and watch profile's lines in each."""
+
+    FAULTS = (("payment hangs", "hang"), ("payment is slow", "slow"), ("payment refuses", "fail"),
+              ("no fault", "none"))
+
+    def __init__(self):
+        import ipywidgets as widgets
+        self.controls = {
+            "fault": widgets.ToggleButtons(options=self.FAULTS, value="hang"),
+            "slow_ms": slider("payment's extra latency when slow (ms)", value=800, min=0, max=2000, step=50),
+            "threads": slider("shared pool: threads", value=100, min=10, max=300, step=10),
+            "payment": slider("bulkhead: payment permits", value=20, min=1, max=100),
+            "profile": slider("bulkhead: profile permits", value=20, min=1, max=100),
+        }
+        self.figure = BulkheadFigure()
+        super().__init__()
+
+    def simulate(self, settings):
+        fault = settings["fault"]
+        mode = settings["slow_ms"] / 1000 if fault == "slow" else fault
+        window = None if fault == "none" or (fault == "slow" and not mode) else FAULT
+        shared_pool = Bulkhead(settings["threads"], max_wait=math.inf)
+        shared = shop_world(shared_pool, shared_pool, fault=window, mode=mode, trace=True).run(UNTIL)
+        parts = (settings["payment"], settings["profile"])
+        partitioned = shop_world(Bulkhead(parts[0]), Bulkhead(parts[1]), fault=window, mode=mode,
+                                 trace=True).run(UNTIL)
+        return {"shared": (shared, settings["threads"]), "partitioned": (partitioned, parts)}
+
+    def describe(self, runs, seconds):
+        since, until = FAULT[0] + 1, FAULT[1]
+        shared, partitioned = runs["shared"][0], runs["partitioned"][0]
+        return (f"profile's calls ending between t = {since:g} s and {until:g} s: "
+                f"p99 {p99(shared, 'profile', since, until) * 1000:,.0f} ms and "
+                f"{success_rate(shared, 'profile', since, until):.0%} ok with the shared pool; "
+                f"p99 {p99(partitioned, 'profile', since, until) * 1000:,.0f} ms and "
+                f"{success_rate(partitioned, 'profile', since, until):.0%} ok with bulkheads "
+                f"(simulated in {seconds * 1000:.0f} ms)")
+
+
+def panel() -> BulkheadPanel:
+    """The lesson's panel (see :class:`BulkheadPanel`)."""
+    return BulkheadPanel()

@@ -23,7 +23,7 @@ import math
 
 from ..outcomes import Outcome
 from ..patterns.circuit_breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
-from ..figures.panel import Panel
+from ..figures.panel import Panel, slider
 from .measure import p99, peak_busy, recovered_at  # noqa: F401  (the lesson uses them as lesson.*)
 from ..patterns.timeout import Timeout
 from ..world import LogNormal, World
@@ -155,18 +155,12 @@ class BreakerPanel(Panel):
 
         from ..figures.breaker import BreakerFigure
 
-        style = {"description_width": "initial"}
         self.controls = {
             "mode": widgets.ToggleButtons(options=[("B hangs", "hang"), ("B refuses", "fail")], value="hang"),
-            "outage": widgets.FloatSlider(value=10.0, min=2.0, max=18.0, step=1.0, description="outage (s)",
-                                          continuous_update=False, style=style),
-            "failure_rate": widgets.FloatSlider(value=0.5, min=0.1, max=1.0, step=0.05,
-                                                description="trip at failure rate", continuous_update=False,
-                                                style=style),
-            "open_for": widgets.FloatSlider(value=3.0, min=0.5, max=10.0, step=0.5, description="open for (s)",
-                                            continuous_update=False, style=style),
+            "outage": slider("outage (s)", value=10.0, min=2.0, max=18.0, step=1.0, integer=False),
+            "failure_rate": slider("trip at failure rate", value=0.5, min=0.1, max=1.0, step=0.05, integer=False),
+            "open_for": slider("open for (s)", value=3.0, min=0.5, max=10.0, step=0.5, integer=False),
         }
-        self.columns = 2
         self.figure = BreakerFigure(self.LABELS, title="B is down in the shaded window")
         self._without = {}  # (mode, outage) -> the run without a breaker
         super().__init__()

@@ -30,7 +30,8 @@ import simpy
 from ..outcomes import Outcome
 from ..patterns.retry import JITTERS, TRANSIENT, Backoff, Retry, RetryBudget
 from ..patterns.timeout import Timeout
-from ..figures.panel import Panel
+from ..figures.panel import Panel, slider
+from ..figures.axes import fit_y
 from ..figures.run import COLOURS, FAULT_COLOUR, figure_png
 from ..world import CLIENT, LogNormal, World
 
@@ -347,7 +348,7 @@ class HerdFigure:
             self.shade.remove()
         self.shade = self.ax.axvspan(*outage, color=FAULT_COLOUR, alpha=0.25, lw=0)
         self.ax.set_xlim(0, result.until)
-        self.ax.set_ylim(0, max(1.0, per_second.max()) * 1.1)
+        fit_y(self.ax)
         self.ax.set_title(f"peak after recovery: {peak_after(result, since=outage[1]):,.0f} attempts/s",
                           fontsize=10, loc="left")
         return self.fig
@@ -362,13 +363,10 @@ class HerdPanel(Panel):
 
     def __init__(self):
         import ipywidgets as widgets
-        style = {"description_width": "initial"}
         self.controls = {
             "jitter": widgets.ToggleButtons(options=[(LABELS[j], j) for j in JITTERS], value="none"),
-            "outage": widgets.FloatSlider(value=1.0, min=0.2, max=2.5, step=0.1, description="outage (s)",
-                                          continuous_update=False, style=style),
+            "outage": slider("outage (s)", value=1.0, min=0.2, max=2.5, step=0.1, integer=False),
         }
-        self.columns = 1
         self.figure = HerdFigure()
         super().__init__()
 

@@ -26,7 +26,8 @@ import math
 import numpy as np
 
 from ..outcomes import Outcome
-from ..figures.panel import Panel
+from ..figures.axes import plain_log_ticks
+from ..figures.panel import Panel, slider
 from ..figures.run import RunFigure
 from ..patterns.deadline import Deadline
 from ..patterns.timeout import Timeout
@@ -111,7 +112,7 @@ def plot_tradeoff(data=None, *, budget=0.001, samples=None):
     samples = latency_samples() if samples is None else np.asarray(samples)
     data = tradeoff(samples=samples) if data is None else data
     grid = np.geomspace(data["timeout"].min(), data["timeout"].max(), 200)
-    fig = Figure(figsize=(8.5, 4), dpi=80, layout="constrained")
+    fig = Figure(figsize=(8.5, 4.9), dpi=80, layout="constrained")
     ax = fig.subplots()
     ax.plot(grid, [100 * np.mean(samples > t) for t in grid], color="#1f77b4", lw=2,
             label="false timeouts on a healthy day (from samples)")
@@ -124,11 +125,12 @@ def plot_tradeoff(data=None, *, budget=0.001, samples=None):
     chosen = choose_timeout(samples, budget)
     ax.axvline(chosen, color="#2ca02c", ls="--", lw=1.5, label=f"budget {budget:.1%}: {chosen * 1000:.0f} ms")
     ax.set_xscale("log")
+    plain_log_ticks(ax.xaxis)
     ax.set_xlabel("timeout (s)")
     ax.set_ylabel("% of calls  /  % of workers")
     ax.set_ylim(-2, 102)
     ax.grid(True, alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="center right")
+    fig.legend(fontsize=8, loc="outside lower center", ncols=2)
     ax.set_title("Too low: healthy calls time out.  Too high: a hung B holds A's workers.")
     return fig
 
@@ -145,10 +147,10 @@ def plot_latency(samples=None, *, budget=0.001):
     ax.hist(samples * 1000, bins=80, color="#9fb8d6")
     marks = {"p50": np.percentile(samples, 50), "p99": np.percentile(samples, 99),
              "p99.9": np.percentile(samples, 99.9)}
-    for name, value in marks.items():
+    for row, (name, value) in enumerate(marks.items()):  # one label per line: p99 and p99.9 lie close
         ax.axvline(value * 1000, color="#333333", lw=1, ls=":")
-        ax.text(value * 1000, 0.97, f" {name} {value * 1000:.0f} ms", transform=ax.get_xaxis_transform(),
-                va="top", fontsize=8)
+        ax.text(value * 1000, 0.97 - 0.1 * row, f" {name} {value * 1000:.0f} ms", transform=ax.get_xaxis_transform(),
+                va="top", fontsize=8, bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 1})
     ax.axvspan(2000 * marks["p99"], 3000 * marks["p99"], color="#2ca02c", alpha=0.15, lw=0)
     ax.axvline(choose_timeout(samples, budget) * 1000, color="#2ca02c", ls="--")
     ax.set_xlabel("latency of A's calls to B (ms)   green: p99 × 2 to 3;  dashed: the 0.1% budget")
@@ -206,14 +208,9 @@ class TimeoutPanel(Panel):
     """
 
     def __init__(self, *, b_extra_ms=480, timeout_ms=int(TIMEOUT * 1000)):
-        import ipywidgets as widgets
-        style = {"description_width": "initial"}
         self.controls = {
-            "B_latency": widgets.IntSlider(value=b_extra_ms, min=0, max=1000, step=10,
-                                           description="B extra latency (ms)", continuous_update=False, style=style),
-            "timeout": widgets.IntSlider(value=timeout_ms, min=0, max=1000, step=10,
-                                         description="A→B timeout (ms, 0 = none)", continuous_update=False,
-                                         style=style),
+            "B_latency": slider("B extra latency (ms)", value=b_extra_ms, min=0, max=1000, step=10),
+            "timeout": slider("A→B timeout (ms, 0 = none)", value=timeout_ms, min=0, max=1000, step=10),
         }
         self.figure = RunFigure(["C", "A", "B"], title="client → C → A → B, with a timeout on A's calls to B")
         super().__init__()
