@@ -7,8 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FIRST_LESSON := notebooks/01-cascading-failures.ipynb
-# JupyterLab reads an environment's default settings from here (overrides.json).
-LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
+# JupyterLab reads an environment's default settings from here; overrides.d/ holds
+# one file per package, so the course's settings never replace anyone else's.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.d/resilience-lab.json
 # Jupyter refuses to run as root (containers, Binder-like machines) without this flag.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
@@ -23,21 +24,23 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The course's JupyterLab settings: no "fetch news?" prompt, no update check.
-$(LAB_SETTINGS)/overrides.json: jupyter/overrides.json $(STAMP)
-	mkdir -p $(LAB_SETTINGS)
+$(LAB_SETTINGS): jupyter/overrides.json $(STAMP)
+	mkdir -p $(dir $@)
 	cp jupyter/overrides.json $@
 
-# The whole course is served (lessons, exercises, solutions), lesson 1 open; the
-# venv's commands (resilience-lab) are on the PATH of JupyterLab's terminals.
-lab: $(STAMP) $(LAB_SETTINGS)/overrides.json
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" \
-		--LabApp.default_url=/lab/tree/$(FIRST_LESSON)
+# The whole course is served (lessons, exercises, solutions), with lesson 1 open.
+# LAB_ARGS: more options for jupyter lab, e.g. LAB_ARGS=--no-browser.
+LAB_ARGS ?=
+lab: $(STAMP) $(LAB_SETTINGS)
+	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/$(FIRST_LESSON) $(LAB_ARGS)
 
 # Your score before you hand in: make grade NB=exercises/01-cascading-failures.ipynb
 # (in the bubblewrap sandbox when bwrap is installed; your own work needs none).
+GRADE_OUT ?= grades/self
 grade: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make grade NB=exercises/01-cascading-failures.ipynb"; exit 2; }
-	$(BIN)/resilience-lab grade $(if $(shell command -v bwrap),,--no-sandbox) --out grades/self "$(NB)"
+	$(BIN)/resilience-lab grade $(if $(shell command -v bwrap),,--no-sandbox) --out "$(GRADE_OUT)" "$(NB)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

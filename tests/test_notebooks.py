@@ -2,6 +2,7 @@
 fail on the untouched exercise and pass on the solution."""
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -91,9 +92,42 @@ def test_every_graded_check_fails_on_the_untouched_exercise(path):
         assert errors and errors[0].ename == "CheckFailed", f"{check} did not raise"
 
 
+STATED = re.compile(r"should show `([^`]+)`")
+
+
 @pytest.mark.parametrize("path", SOLUTIONS, ids=names(SOLUTIONS))
-def test_every_graded_check_passes_on_the_solution(path):
-    for cell in graded_cells(run_notebook(path)):
+def test_every_graded_check_passes_on_the_solution_and_by_hand_cells_show_what_the_text_says(path):
+    notebook = run_notebook(path)
+    for cell in graded_cells(notebook):
         check = cell.metadata["resilience_lab"]["check"]
         text, errors = outcome(cell)
         assert not errors and f"PASS  {check}" in text, text
+    # "The cell should show `(...)`" in a markdown cell: the next code cell's result is exactly that.
+    for index, cell in enumerate(notebook.cells):
+        for stated in STATED.findall(cell.source) if cell.cell_type == "markdown" else []:
+            shown = next(c for c in notebook.cells[index + 1:] if c.cell_type == "code")
+            results = [o.data["text/plain"] for o in shown.outputs if o.output_type == "execute_result"]
+            assert results == [stated], f"cell {index} says the next cell shows {stated}; it shows {results}"
+
+
+LESSONS = sorted(ROOT.glob("notebooks/*.ipynb"))
+LINK = re.compile(r"\[[^\]]+\]\(https?://[^)\s]+\)")
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=names(LESSONS))
+def test_lesson_ends_with_what_comes_next_and_further_reading(path):
+    notebook = nbformat.read(path, as_version=4)
+    last = notebook.cells[-1].source
+    summary, _, reading = last.partition("### Further reading")
+    assert len(LINK.findall(reading)) >= 2, "a Further reading with at least two links, after the summary"
+    if (ROOT / "exercises" / path.name).exists():
+        assert f"**Next:** the exercise `exercises/{path.name}`" in summary
+    text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    assert "source lesson" not in text, "name what you cite: 'the source lesson' means nothing to a student"
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=names(EXERCISES))
+def test_exercise_says_how_to_get_its_score_before_handing_in(path):
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    assert f"`make grade NB=exercises/{path.name}`" in text
+    assert f"`.venv/bin/resilience-lab grade --out grades/self exercises/{path.name}`" in text

@@ -173,7 +173,7 @@ def check_reject_fast(Bulkhead, call_with_bulkhead):
                           "but the call was still sent")
     if seen["third"] != "answered":
         raise CheckFailed("with no free permit your call path waited (it yielded) instead of "
-                          "rejecting at once: that is the source lesson's bug")
+                          "rejecting at once: that is the bug of lesson 4's naive Go sketch")
     if seen["value"] != Outcome.REJECTED:
         raise CheckFailed(f"with no free permit the call path returned {seen['value']!r}, expected Outcome.REJECTED")
     if seen["rejected"] != 1:

@@ -169,8 +169,7 @@ class LabServer:
             self.url = f"http://127.0.0.1:{self.port}"
         raise RuntimeError(f"jupyter lab found no free port:\n{self.log()}")
 
-    def _launch(self) -> bool:
-        """Start the server and wait until it answers; False if its port was taken."""
+    def command(self) -> list[str]:
         command = [
             sys.executable, "-m", "jupyter", "lab", "--no-browser",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
@@ -180,6 +179,11 @@ class LabServer:
         ]
         if os.geteuid() == 0:
             command.append("--allow-root")
+        return command
+
+    def _launch(self) -> bool:
+        """Start the server and wait until it answers; False if its port was taken."""
+        command = self.command()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(command, cwd=self.root, env=self.env(), stdin=subprocess.DEVNULL,
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -246,6 +250,35 @@ class LabServer:
         return {p for p in pids if alive(p)}
 
 
+class MakeLabServer(LabServer):
+    """JupyterLab started as the README says, by ``make lab``, on a copy of the course.
+
+    The copy holds the Makefile, pyproject.toml (its time kept, so make reuses the
+    environment), the shipped JupyterLab settings and the notebooks, with ``.venv``
+    linked to this checkout's. The user settings directory is empty: the course's
+    own settings are all there is.
+    """
+
+    def start(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        for name in ("Makefile", "pyproject.toml"):
+            shutil.copy2(ROOT / name, self.root / name)
+        shutil.copytree(ROOT / "jupyter", self.root / "jupyter", copy_function=shutil.copy2)
+        (self.root / ".venv").symlink_to(ROOT / ".venv")
+        return super().start()
+
+    def env(self) -> dict:
+        env = super().env()
+        for leftover in Path(env["JUPYTERLAB_SETTINGS_DIR"]).rglob("*.jupyterlab-settings"):
+            leftover.unlink()
+        return env
+
+    def command(self) -> list[str]:
+        args = (f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={self.port} --ServerApp.port_retries=0 "
+                f"--IdentityProvider.token={self.token} --LabApp.extension_manager=readonly")
+        return ["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"]
+
+
 @pytest.fixture(scope="session")
 def chromium():
     if CHROMIUM is None:
@@ -265,6 +298,18 @@ def lab(tmp_path_factory, chromium):
     finally:
         left = server.stop()
         assert not left, f"processes left behind by jupyter lab: {sorted(left)}"
+
+
+@pytest.fixture(scope="session")
+def make_lab(tmp_path_factory, chromium):
+    """A second server, started by ``make lab`` (see :class:`MakeLabServer`)."""
+    server = MakeLabServer(tmp_path_factory.mktemp("make-lab"))
+    try:
+        server.start()
+        yield server
+    finally:
+        left = server.stop()
+        assert not left, f"processes left behind by make lab: {sorted(left)}"
 
 
 @pytest.fixture(scope="session")

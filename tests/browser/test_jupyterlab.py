@@ -314,3 +314,62 @@ def test_solution_shows_a_pass_line_per_check(page, lab, screenshots, path):
         assert "FAIL" not in text
     notebook.cell(checks[0][0]).scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / f"solution-{path.stem}.png"))
+
+
+def test_make_lab_opens_lesson_1_and_the_file_browser_reaches_the_exercises(browser, make_lab, screenshots, tmp_path):
+    """The README's `make lab`: the whole course served, lesson 1 open, no news prompt,
+    an exercise opened from the file browser, and the exercises' `make grade` run from a
+    JupyterLab terminal."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{make_lab.url}/?token={make_lab.token}")  # where `make lab` sends the browser
+        lesson = Notebook(page, make_lab, "notebooks/01-cascading-failures.ipynb")
+        shows_cells = ("(n) => document.querySelectorAll("
+                       "'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell').length === n")
+        page.wait_for_function(shows_cells, arg=len(lesson.model.cells), timeout=OPEN_LIMIT * 1000)
+        assert page.url.endswith("/lab/tree/notebooks/01-cascading-failures.ipynb"), page.url
+        page.wait_for_function(f"() => {KERNEL_IDLE}", timeout=OPEN_LIMIT * 1000)
+        lesson.assert_no_dialog()
+        settings = make_lab.api("GET", "/lab/api/settings/@jupyterlab/apputils-extension:notification")
+        defaults = settings["schema"]["properties"]  # the course's settings become JupyterLab's defaults
+        assert defaults["fetchNews"]["default"] == "false" and defaults["checkForUpdates"]["default"] is False
+        page.wait_for_timeout(3000)  # the news question would show within this time
+        assert "official Jupyter news" not in page.locator("body").inner_text()
+
+        # The file browser, from the root it shows: exercises/ and its first exercise.
+        page.locator(".jp-BreadCrumbs-home").first.click()
+        listing = page.locator(".jp-DirListing-content")
+        for folder in ("exercises", "notebooks", "solutions"):
+            listing.locator(".jp-DirListing-itemText", has_text=re.compile(rf"^{folder}$")).wait_for(timeout=20000)
+        listing.locator(".jp-DirListing-itemText", has_text=re.compile(r"^exercises$")).dblclick()
+        listing.locator(".jp-DirListing-itemText", has_text="01-cascading-failures.ipynb").dblclick()
+        exercise = Notebook(page, make_lab, "exercises/01-cascading-failures.ipynb")
+        page.wait_for_function(shows_cells, arg=len(exercise.model.cells), timeout=OPEN_LIMIT * 1000)
+        assert page.url.endswith("/lab/tree/exercises/01-cascading-failures.ipynb"), page.url
+        assert "exercises/01-cascading-failures.ipynb" in {s["path"] for s in make_lab.api("GET", "/api/sessions")}
+        page.screenshot(path=str(screenshots / "make-lab-exercise.png"))
+
+        # In a JupyterLab terminal, the command every exercise gives for a score before handing in.
+        finished = tmp_path / "finished"
+        page.locator("li.lm-MenuBar-item", has_text=re.compile(r"^File$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^New$")).first.hover()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Terminal$")).first.click()
+        page.locator(".jp-Terminal .xterm").first.wait_for(timeout=OPEN_LIMIT * 1000)
+        page.wait_for_timeout(1500)  # the shell's prompt
+        page.locator(".jp-Terminal .xterm").first.click()
+        page.keyboard.type(f"make grade NB=exercises/01-cascading-failures.ipynb GRADE_OUT={tmp_path / 'out'} "
+                           f"> {tmp_path / 'log'} 2>&1; echo $? > {finished}\n", delay=5)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not (finished.exists() and finished.read_text().strip()):
+            time.sleep(0.5)
+        log = (tmp_path / "log").read_text() if (tmp_path / "log").exists() else "(no output)"
+        assert finished.exists() and finished.read_text().strip() == "0", log
+        assert re.search(r"^\s*0 / \d+ ", log, re.M), log  # the untouched exercise: no points yet
+        assert (tmp_path / "out" / "grades.csv").exists()
+    except Exception:
+        page.screenshot(path=str(screenshots / "failed-make-lab.png"))
+        raise
+    finally:
+        context.close()
+        make_lab.shutdown_kernels()
