@@ -10,7 +10,8 @@ redraw with the same data, or nearly the same, leaves the axes where they were.
   ``headroom`` (1.08) times the largest value.
 - Logarithmic, when ``log=True`` is allowed and the positive values span at
   least ``decades`` (2) powers of ten: whole decades around the data, with
-  ticks at 1, 2 and 5 of each decade labelled in plain numbers (0.02, 0.5, 2).
+  ticks at 1, 2 and 5 of each decade (at 1 only beyond three decades), labelled
+  in plain numbers (0.02, 0.5, 2).
 
 :func:`shade_faults` shades each fault's window on every axes and writes the
 faults' labels one under the other in the top one, so two faults that start
@@ -59,9 +60,9 @@ def _fit(ax, values, floor, log, decades, headroom, empty_top):
     positive = values[values > 0]
     if log and positive.size and positive.max() / positive.min() >= 10 ** decades:
         ax.set_yscale("log")
-        plain_log_ticks(ax.yaxis)
         low = 10.0 ** math.floor(math.log10(positive.min()))
         high = 10.0 ** math.ceil(math.log10(positive.max() * headroom))
+        plain_log_ticks(ax.yaxis, round(math.log10(high / low)))
         ax.set_ylim(low, high)
         return
     if ax.get_yscale() != "linear":
@@ -74,12 +75,13 @@ def _fit(ax, values, floor, log, decades, headroom, empty_top):
     ax.set_ylim(bottom, top)
 
 
-def plain_log_ticks(axis):
+def plain_log_ticks(axis, decades=2):
     """Ticks at 1, 2 and 5 of each decade of a log ``axis`` (``ax.xaxis`` or ``ax.yaxis``),
-    labelled as plain numbers (0.05, 0.1, 0.2) rather than powers of ten."""
+    or at 1 only when it spans more than 3 ``decades``, labelled as plain numbers
+    (0.05, 0.1, 0.2) rather than powers of ten."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 3 else (1.0,)))
     axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axis.set_minor_formatter(NullFormatter())
 

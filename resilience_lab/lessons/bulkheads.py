@@ -301,10 +301,10 @@ class BulkheadPanel(Panel):
         import ipywidgets as widgets
         self.controls = {
             "fault": widgets.ToggleButtons(options=self.FAULTS, value="hang"),
-            "slow_ms": slider("payment's extra latency when slow (ms)", value=800, min=0, max=2000, step=50),
-            "threads": slider("shared pool: threads", value=100, min=10, max=300, step=10),
             "payment": slider("bulkhead: payment permits", value=20, min=1, max=100),
             "profile": slider("bulkhead: profile permits", value=20, min=1, max=100),
+            "threads": slider("shared pool: threads", value=100, min=10, max=300, step=10),
+            "slow_ms": slider("when slow: payment's extra latency (ms)", value=800, min=0, max=2000, step=50),
         }
         self.figure = BulkheadFigure()
         super().__init__()
