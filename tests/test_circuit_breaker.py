@@ -303,3 +303,17 @@ def test_the_breaker_panel_reruns_with_new_settings():
     assert half - opened >= 5.0
     with pytest.raises(ValueError, match="no control"):
         panel.set(speed=3)
+
+
+def test_exercise_3_describes_the_reference_breaker_run_as_it_happens():
+    """Exercise 3 tells students what their breaker's run should look like: open by
+    about t = 11.3 s, a failing probe every 3 s, closed at about t = 21.3 s."""
+    from resilience_lab.lessons import circuit_breaker as lesson
+
+    result = lesson.outage_world(CircuitBreaker(**lesson.LESSON_BREAKER)).run(lesson.UNTIL)
+    states = breaker_states(result, "A->B")
+    opened = next(t for t, s in states if s == "open")
+    closed = next(t for t, s in states if s == "closed" and t > 20)
+    probes = [t for t, s in states if s == "half_open" and t < 20]
+    assert 10.8 < opened < 11.8 and 20.8 < closed < 21.8
+    assert len(probes) >= 2 and all(2.9 < b - a < 3.6 for a, b in zip(probes, probes[1:]))

@@ -218,3 +218,15 @@ def test_lesson4_panel_compares_a_shared_pool_with_bulkheads_while_payment_hangs
     assert shared_peak.max() == 100 and payment_peak.max() == 20 and profile_peak.max() < 20
     panel.set(fault="none")
     assert bulkheads.permits_in_use(panel.result["shared"][0], "shared")[1].max() < 60
+
+
+def test_set_raises_when_the_redraw_does_not_finish_in_time():
+    panel = cascading.panel()
+    gate = threading.Event()
+    real = panel.simulate
+    panel.simulate = lambda settings: (gate.wait(10), real(settings))[1]
+    panel.redraw_limit = 0.5
+    with pytest.raises(TimeoutError, match="did not finish drawing within 0.5 s"):
+        panel.set(B_latency=200)
+    gate.set()
+    assert panel.runner.wait(30) and panel.result.faults[0].label == "B: +200 ms"

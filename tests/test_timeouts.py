@@ -144,3 +144,19 @@ def test_lesson_deadlines_cut_waste_and_let_a_recover_when_c_heals():
     assert table["timeout"]["A ok again at (s)"] >= 30.0
     with pytest.raises(ValueError, match="kind"):
         lesson.hops_world("hope")
+
+
+def test_exercise_2_describes_the_timeout_run_as_it_happens():
+    """Exercise 2: with no timeout A's pool is full soon after B hangs; with 100 ms, A's
+    p99 stays at about 0.1 s and at most about half of its pool is busy."""
+    from resilience_lab.lessons import timeouts as lesson
+
+    def while_b_hangs(result):
+        times, busy, _, capacity = result.pool("A")
+        during = (times >= 5) & (times < 15)
+        p99 = result.summary("A", 0.5).p99[10:30]
+        return (busy[during] / capacity[during]).max(), np.nanmax(p99)
+
+    full, _ = while_b_hangs(lesson.outage_world(None).run(until=20))
+    busiest, p99 = while_b_hangs(lesson.outage_world(Timeout(0.1)).run(until=20))
+    assert full == 1.0 and 0.35 < busiest < 0.65 and 0.09 < p99 < 0.12
