@@ -289,27 +289,25 @@ def chromium():
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory, chromium):
-    server = LabServer(tmp_path_factory.mktemp("jupyterlab"))
+def _serving(server):
+    """Start ``server``, yield it, and stop it and every process it started."""
     try:
         server.start()
         yield server
     finally:
         left = server.stop()
-        assert not left, f"processes left behind by jupyter lab: {sorted(left)}"
+        assert not left, f"processes left behind by {type(server).__name__}: {sorted(left)}"
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory, chromium):
+    yield from _serving(LabServer(tmp_path_factory.mktemp("jupyterlab")))
 
 
 @pytest.fixture(scope="session")
 def make_lab(tmp_path_factory, chromium):
     """A second server, started by ``make lab`` (see :class:`MakeLabServer`)."""
-    server = MakeLabServer(tmp_path_factory.mktemp("make-lab"))
-    try:
-        server.start()
-        yield server
-    finally:
-        left = server.stop()
-        assert not left, f"processes left behind by make lab: {sorted(left)}"
+    yield from _serving(MakeLabServer(tmp_path_factory.mktemp("make-lab")))
 
 
 @pytest.fixture(scope="session")
