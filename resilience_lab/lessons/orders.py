@@ -87,6 +87,11 @@ class DroppingQueue(WriteQueue):
         return super().accept(now, key, request)
 
 
+def _in_order(key):
+    """order-9 before order-10."""
+    return (len(str(key)), str(key))
+
+
 @dataclass
 class OrderRun:
     """What one run of :func:`order_run` measured. See the module docstring."""
@@ -107,17 +112,17 @@ class OrderRun:
     @property
     def lost(self) -> list:
         """Keys accepted (202) and never charged."""
-        return sorted(k for k in self.accepted_at if self.charges[k] == 0)
+        return sorted((k for k in self.accepted_at if self.charges[k] == 0), key=_in_order)
 
     @property
     def twice(self) -> list:
         """Keys charged more than once."""
-        return sorted(k for k, n in self.charges.items() if n > 1)
+        return sorted((k for k, n in self.charges.items() if n > 1), key=_in_order)
 
     @property
     def charged_after_refusal(self) -> list:
         """Keys the client was told were refused (503), charged all the same."""
-        return sorted(k for k in self.refused if self.charges[k] > 0)
+        return sorted((k for k in self.refused if self.charges[k] > 0), key=_in_order)
 
     @property
     def drain_time(self) -> float:
