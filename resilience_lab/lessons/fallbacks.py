@@ -441,16 +441,19 @@ class FallbackFigure:
         for ax in (self.ax_orders, self.ax_load):
             ax.relim()
             ax.autoscale_view()
-        self.ax_orders.set_ylim(0, max(1.0, float(held.max()) if held.size else 0.0) * 1.1)
+        # At least 10 orders tall: the few orders passing through while payments is up stay a ripple.
+        self.ax_orders.set_ylim(0, max(10.0, float(np.nanmax(held)) if held.size else 0.0) * 1.1)
         self.ax_load.set_ylim(0, max(orders.CAPACITY_PER_SECOND, float(per_second.max()) if per_second.size
                                      else 0.0) * 1.1)
         self.ax_orders.set_xlim(0, order.until)
         if order.outage[1] > order.outage[0]:
             self._artists.append(self.ax_orders.axvspan(*order.outage, color=FAULT_COLOUR, alpha=0.2, lw=0))
         summary = order_report({"": order})[""]
+        drained = (f"; drained in {summary['drain (s)']} s" if order.outage[1] > order.outage[0]
+                   else "; payments never down")
         self.ax_orders.set_title(f"orders: {summary['accepted']} accepted, {summary['refused (503)']} refused, "
-                                 f"{summary['lost']} lost, {summary['charged twice']} charged twice; "
-                                 f"drained in {summary['drain (s)']} s", fontsize=9, loc="left")
+                                 f"{summary['lost']} lost, {summary['charged twice']} charged twice{drained}",
+                                 fontsize=9, loc="left")
         return self.fig
 
     def png(self) -> bytes:
@@ -463,10 +466,10 @@ class FallbackPanel(Panel):
     def __init__(self):
         import ipywidgets as widgets
         style = {"description_width": "initial"}
-        wide = widgets.Layout(width="320px")
+        wide = widgets.Layout(width="440px")
         self.controls = {
             "down": widgets.ToggleButtons(options=list(PANEL_DOWN), value="recommendations",
-                                          description="down:", style={"button_width": "110px"}),
+                                          description="down:", style={"button_width": "150px"}),
             "outage": widgets.IntSlider(value=60, min=0, max=120, step=5, description="outage (s)",
                                         continuous_update=False, style=style, layout=wide),
             "ttl": widgets.IntSlider(value=int(TTL), min=0, max=120, step=5, description="cache TTL (s)",
@@ -480,18 +483,23 @@ class FallbackPanel(Panel):
 
     def simulate(self, settings):
         outage = (OUTAGE[0], OUTAGE[0] + settings["outage"])
+        until = max(UNTIL, outage[1] + 60.0)  # a minute after the outage, to see the recovery and the drain
         down, ttl = settings["down"], float(settings["ttl"])
-        pages = page_run(standard_chains(ttl), down=down if down in DEPENDENCIES else None, outage=outage)
-        order = order_run(capacity=settings["capacity"], outage=outage if down == "payments" else (0.0, 0.0))
+        pages = page_run(standard_chains(ttl), down=down if down in DEPENDENCIES else None, outage=outage,
+                         until=until)
+        order = order_run(capacity=settings["capacity"], outage=outage if down == "payments" else (0.0, 0.0),
+                          until=until)
         return {"pages": pages, "ages": cache_ages(pages) if pages.down else np.empty(0), "max_age": ttl,
-                "orders": order}
+                "orders": order, "settings": settings}
 
     def describe(self, result, seconds):
-        pages = result["pages"]
+        pages, chosen = result["pages"], result["settings"]
         fallbacks = sum(int(np.count_nonzero(np.isin(c, [_CODE["cache"], _CODE["default"], _CODE["degraded"]])))
                         for c in pages.source.values())
-        return (f"{len(pages.time):,} pages, {fallbacks:,} fallbacks served, "
-                f"{result['orders'].submissions:,} orders (simulated in {seconds * 1000:.0f} ms)")
+        return (f"{chosen['down']} down for {chosen['outage']} s from t = {OUTAGE[0]:g} s, cache TTL "
+                f"{chosen['ttl']} s, queue capacity {chosen['capacity']}: {len(pages.time):,} pages, "
+                f"{fallbacks:,} fallbacks served, {result['orders'].submissions:,} orders "
+                f"(simulated in {seconds * 1000:.0f} ms)")
 
 
 def panel() -> FallbackPanel:
