@@ -86,3 +86,20 @@ def test_herd_panel_jitter_lowers_the_peak_after_recovery():
     panel.set(jitter="full")
     assert panel.image.value != before
     assert retries.peak_after(panel.result, since=1.0) < no_jitter / 2
+
+
+def test_fallback_panel_draws_every_setting_and_redraws_what_it_says():
+    from resilience_lab.lessons import fallbacks
+
+    panel = fallbacks.panel()  # recommendations down for 60 s, TTL 30 s
+    assert fallbacks.availability(panel.result["pages"]) == 1.0
+    assert panel.result["ages"].max() <= 30
+    before = panel.image.value
+    panel.set(down="price")
+    assert panel.image.value != before and fallbacks.availability(panel.result["pages"]) == 0.0
+    assert panel.status.value.startswith("price down for 60 s")
+    panel.set(outage=0, ttl=0, capacity=0)  # no outage, no cache, a queue that holds nothing: all valid
+    assert "Cannot run" not in panel.status.value and panel.result["ages"].size == 0
+    panel.set(down="payments", outage=120, capacity=200)
+    order = panel.result["orders"]
+    assert len(order.refused) > 0 and not order.lost and order.until >= 210  # the drain is in the picture
