@@ -146,7 +146,9 @@ def page_run(chains=None, *, down="recommendations", outage=OUTAGE, until=UNTIL,
     start, end = outage
     if not (0 <= start <= end):
         raise ValueError(f"outage must be (start, end) with 0 <= start <= end, got {outage!r}")
-    chains = {**standard_chains(), **(chains or {})}
+    chains = dict(chains or {})
+    if set(chains) != set(DEPENDENCIES):
+        chains = {**standard_chains(), **chains}
     arrivals = random.Random(f"pages/{seed}")
     run = PageRun(down, (float(start), float(end)), float(until), _rng=random.Random(f"pages/{seed}/extra"))
     weights = list(itertools.accumulate(1.0 / k for k in range(1, products + 1)))
