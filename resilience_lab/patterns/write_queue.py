@@ -28,7 +28,7 @@ done and the result it gave: the same key again returns that result without
 doing the work a second time. Queue + retries deliver at least once; the key
 makes the effect happen exactly once. (The receiver must store the key and do
 the work atomically, in one transaction; a real one also forgets keys after a
-while, Stripe after 24 hours.)
+while: Stripe may drop a key once it is 24 hours old.)
 """
 
 from __future__ import annotations
