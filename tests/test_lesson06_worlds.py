@@ -120,3 +120,10 @@ def test_a_full_queue_refuses_what_a_dropping_queue_loses():
 def test_bad_order_runs_are_refused_by_value(kwargs, words):
     with pytest.raises(ValueError, match=words):
         orders.order_run(**kwargs)
+
+
+def test_reports_are_dicts_that_a_notebook_shows_as_tables():
+    table = orders.order_report({"<b>drained</b>": orders.order_run(live_rate=0)})
+    assert table["<b>drained</b>"]["lost"] == 0  # still a dict
+    html = table._repr_html_()
+    assert html.count("<tr>") == 2 and "<th>charged twice</th>" in html and "&lt;b&gt;drained&lt;/b&gt;" in html

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..figures.panel import Panel
 from ..figures.run import COLOURS, FAULT_COLOUR, figure_png
+from ..figures.table import Table
 from ..patterns.fallback_chain import SOURCES, FallbackChain, Served
 from . import orders
 from .orders import DroppingQueue, NoKeys, order_report, order_run, plot_orders  # noqa: F401  (as lesson.*)
@@ -253,7 +254,7 @@ def report(runs: dict) -> dict:
     """Per run: availability and share degraded during the outage, ages served from the
     cache (median, p99, oldest), the pages' p99 latency during the outage, and the calls made
     to services while they were down (each waited for the 0.5 s timeout)."""
-    rows = {}
+    rows = Table()
     for name, run in runs.items():
         ages = cache_ages(run)
         mask = run.during()

@@ -43,6 +43,7 @@ import numpy as np
 import simpy
 
 from ..figures.run import COLOURS, FAULT_COLOUR
+from ..figures.table import Table
 from ..patterns.write_queue import IdempotentReceiver, WriteQueue
 
 ORDER_RATE = 10.0
@@ -297,7 +298,7 @@ def order_run(queue=None, receiver=None, *, capacity=1000, outage=OUTAGE, flap=F
 def order_report(runs: dict) -> dict:
     """Per run: orders accepted and refused, lost, charged twice, the drain time, the peak
     calls per second reaching payments in the 30 s after the outage, live calls failed then."""
-    rows = {}
+    rows = Table()
     for name, run in runs.items():
         t, per_second = run.load()
         after = (t >= run.outage[1]) & (t < run.outage[1] + 30)
