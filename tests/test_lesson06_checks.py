@@ -6,7 +6,7 @@ from collections import deque
 
 import pytest
 
-from resilience_lab.checks import REGISTRY, CheckFailed, verdict
+from resilience_lab.checks import REGISTRY, verdict
 from resilience_lab.checks import lesson06 as checks
 from resilience_lab.lessons import fallbacks, orders
 from resilience_lab.patterns import FallbackChain, IdempotentReceiver, WriteQueue

@@ -91,10 +91,6 @@ def _new(cls, *args):
         return None, f"{type(error).__name__}: {error}"
 
 
-def _call_text(name, args):
-    return f"{name}(" + ", ".join(_value_text(a) if not isinstance(a, str) or a != DOWN else "call" for a in args) + ")"
-
-
 # -- l6-chain: the chain, step by step ------------------------------------------------------
 #: The chains of the script, worked out by hand: (constructor arguments, steps). A step is
 #: ``(now, key, the dependency "up" or "down", the answer expected, why)``. When the
@@ -392,7 +388,7 @@ def check_idempotency(IdempotentReceiver):
         answer, made = got
         what = f"receiver {number}: handle({key!r}, {request!r}, work" + ("" if works else " that fails") + ")"
         shown = _shown(answer)
-        right = shown == f"raised ConnectionError: the card network did not answer" if not works \
+        right = shown == "raised ConnectionError: the card network did not answer" if not works \
             else answer == expected
         if not right or made != charges:
             lines.append(f"  {what} {shown} and the card was charged {_times(made)} in all; expected "
