@@ -73,6 +73,9 @@ def test_the_critical_price_fails_every_page_and_fallbacks_are_counted_for_the_a
 @pytest.mark.parametrize("kwargs, words", [
     ({"down": "search"}, "down must be one of"),
     ({"outage": (50, 40)}, r"outage must be \(start, end\)"),
+    ({"rate": 0}, "rate must be a number > 0, got 0"),
+    ({"until": -1}, "until must be a number > 0, got -1"),
+    ({"products": 0}, "products must be a whole number >= 1, got 0"),
 ])
 def test_bad_page_runs_are_refused_by_value(kwargs, words):
     with pytest.raises(ValueError, match=words):
@@ -116,6 +119,9 @@ def test_a_full_queue_refuses_what_a_dropping_queue_loses():
 @pytest.mark.parametrize("kwargs, words", [
     ({"outage": (5, 1)}, r"outage must be \(start, end\)"),
     ({"drain_rate": 0}, "drain_rate must be"),
+    ({"rate": 0}, "rate must be a number > 0, got 0"),
+    ({"live_rate": -5}, "live_rate must be a number >= 0, got -5"),
+    ({"double_submit": 1.5}, "double_submit must be a share between 0 and 1, got 1.5"),
 ])
 def test_bad_order_runs_are_refused_by_value(kwargs, words):
     with pytest.raises(ValueError, match=words):

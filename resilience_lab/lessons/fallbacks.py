@@ -147,6 +147,11 @@ def page_run(chains=None, *, down="recommendations", outage=OUTAGE, until=UNTIL,
     start, end = outage
     if not (0 <= start <= end):
         raise ValueError(f"outage must be (start, end) with 0 <= start <= end, got {outage!r}")
+    for name, value in (("until", until), ("rate", rate)):
+        if not (isinstance(value, (int, float)) and 0 < value < math.inf):
+            raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    if isinstance(products, bool) or not isinstance(products, int) or products < 1:
+        raise ValueError(f"products must be a whole number >= 1, got {products!r}")
     chains = dict(chains or {})
     if set(chains) != set(DEPENDENCIES):
         chains = {**standard_chains(), **chains}

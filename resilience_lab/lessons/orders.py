@@ -161,6 +161,12 @@ def order_run(queue=None, receiver=None, *, capacity=1000, outage=OUTAGE, flap=F
     start, end = outage
     if not (0 <= start <= end):
         raise ValueError(f"outage must be (start, end) with 0 <= start <= end, got {outage!r}")
+    for name, value, low in (("rate", rate, 0.0), ("until", until, 0.0), ("live_rate", live_rate, None)):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value < math.inf
+        if not ok or not (value > low if low is not None else value >= 0):
+            raise ValueError(f"{name} must be a number {'> 0' if low is not None else '>= 0'}, got {value!r}")
+    if not (isinstance(double_submit, (int, float)) and 0 <= double_submit <= 1):
+        raise ValueError(f"double_submit must be a share between 0 and 1, got {double_submit!r}")
     if drain_rate is not None and not drain_rate > 0:
         raise ValueError(f"drain_rate must be a number of sends per second > 0, or None (unthrottled), got "
                          f"{drain_rate!r}")
