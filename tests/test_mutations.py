@@ -27,6 +27,8 @@ def _load(path):
 
 
 MODULES = [_load(p) for p in sorted((ROOT / "tests" / "mutations").glob("ex*.py"))]
+#: Exercise -> its module's name (ex05): test ids start with it, so `-k ex05` selects one exercise.
+MODULE_OF = {m.EXERCISE: m.__name__.removeprefix("mutations_") for m in MODULES}
 VARIANTS = [(m.EXERCISE, "correct", name, cells, None) for m in MODULES for name, cells in m.CORRECT.items()] + \
            [(m.EXERCISE, "wrong", name, cells, check) for m in MODULES for name, (cells, check) in m.WRONG.items()]
 
@@ -66,7 +68,7 @@ def test_every_exercise_has_enough_variants():
 
 
 @pytest.mark.parametrize("exercise, kind, name, cells, check", VARIANTS,
-                         ids=[f"{e}:{k}:{n}" for e, k, n, _, _ in VARIANTS])
+                         ids=[f"{MODULE_OF[e]}:{e}:{k}:{n}" for e, k, n, _, _ in VARIANTS])
 def test_variant(graded, exercise, kind, name, cells, check):
     row = graded[(exercise, f"{kind}--{name}")]
     failed = {c: e["message"] for c, e in row["checks"].items() if not e["passed"]}

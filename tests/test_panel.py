@@ -90,10 +90,10 @@ def test_herd_panel_jitter_lowers_the_peak_after_recovery():
 
 # -- every panel, every control, at its ends ------------------------------------------
 def _panels():
-    from resilience_lab.lessons import bulkheads, circuit_breaker, retries, timeouts
+    from resilience_lab.lessons import bulkheads, circuit_breaker, fallbacks, retries, timeouts
 
     return {"lesson1": cascading.panel, "lesson2": timeouts.panel, "lesson3": circuit_breaker.panel,
-            "lesson4": bulkheads.panel, "lesson5": retries.panel}
+            "lesson4": bulkheads.panel, "lesson5": retries.panel, "lesson6": fallbacks.panel}
 
 
 def _values_to_try(control):
@@ -230,3 +230,20 @@ def test_set_raises_when_the_redraw_does_not_finish_in_time():
         panel.set(B_latency=200)
     gate.set()
     assert panel.runner.wait(30) and panel.result.faults[0].label == "B: +200 ms"
+
+
+def test_fallback_panel_draws_every_setting_and_redraws_what_it_says():
+    from resilience_lab.lessons import fallbacks
+
+    panel = fallbacks.panel()  # recommendations down for 60 s, TTL 30 s
+    assert fallbacks.availability(panel.result["pages"]) == 1.0
+    assert panel.result["ages"].max() <= 30
+    before = panel.image.value
+    panel.set(down="price")
+    assert panel.image.value != before and fallbacks.availability(panel.result["pages"]) == 0.0
+    assert panel.status.value.startswith("price down for 60 s")
+    panel.set(outage=0, ttl=0, capacity=0)  # no outage, no cache, a queue that holds nothing: all valid
+    assert "Could not draw" not in panel.status.value and panel.result["ages"].size == 0
+    panel.set(down="payments", outage=120, capacity=200)
+    order = panel.result["orders"]
+    assert len(order.refused) > 0 and not order.lost and order.until >= 210  # the drain is in the picture

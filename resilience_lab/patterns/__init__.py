@@ -11,10 +11,13 @@ from .retry import TRANSIENT, Backoff, Retry, RetryBudget, is_transient, should_
 from .circuit_breaker import CircuitBreaker, Transition
 from .deadline import Deadline, choose_timeout
 from .fallback import Fallback
+from .fallback_chain import FallbackChain, Served
 from .timeout import Timeout
+from .write_queue import IdempotentReceiver, WriteQueue
 
 __all__ = [
-    "CircuitBreaker", "Deadline", "Fallback", "Transition", "choose_timeout",
+    "CircuitBreaker", "Deadline", "Fallback", "FallbackChain", "IdempotentReceiver", "Served", "Transition",
+    "WriteQueue", "choose_timeout",
     "TRANSIENT", "Backoff", "Bulkhead", "Retry", "RetryBudget", "Timeout",
     "call_with_bulkhead", "is_transient", "partition_size", "should_retry",
 ]

@@ -373,3 +373,64 @@ def test_make_lab_opens_lesson_1_and_the_file_browser_reaches_the_exercises(brow
     finally:
         context.close()
         make_lab.shutdown_kernels()
+
+
+def drag_slider_to(page, slider, where: float):
+    """Drag a slider's handle to ``where`` (0 = the left end, 1 = the right end) of its track."""
+    slider.scroll_into_view_if_needed()
+    track = slider.locator(".noUi-base").bounding_box()
+    handle = slider.locator(".noUi-handle").bounding_box()
+    y = handle["y"] + handle["height"] / 2
+    page.mouse.move(handle["x"] + handle["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(track["x"] + track["width"] * where, y, steps=8)
+    page.mouse.up()
+
+
+FALLBACKS = ROOT / "notebooks" / "06-fallbacks.ipynb"
+
+
+def test_fallback_panel_draws_every_control_at_its_ends(page, lab, screenshots):
+    """Lesson 6's panel: every slider at 0 (no outage, a TTL of 0, a queue of capacity 0)
+    and at its far end, and each service taken down, redraws the figure without an error."""
+    notebook = Notebook(page, lab, FALLBACKS.relative_to(ROOT).as_posix()).open()
+    notebook.run_all()
+    assert notebook.errors() == []
+    [index] = panel_cells(notebook.model)
+    box = notebook.cell(index).locator(".jp-OutputArea .widget-vbox").first
+    image = box.locator("img.widget-image").first
+    image.wait_for(timeout=REDRAW_LIMIT * 1000)
+    sliders = box.locator(".widget-slider")
+    names = [sliders.nth(i).locator(".widget-label").first.inner_text() for i in range(sliders.count())]
+    assert names == ["outage (s)", "cache TTL (s)", "queue capacity"], names
+    # The status line names the setting drawn: "<service> down for <s> s ..., cache TTL <s> s, queue capacity <n>".
+    ends = {"outage (s)": ("down for 0 s", "down for 120 s"), "cache TTL (s)": ("TTL 0 s", "TTL 120 s"),
+            "queue capacity": ("capacity 0:", "capacity 2000:")}
+    for i, name in enumerate(names):
+        for end, shown in zip((-0.2, 1.2), ends[name]):  # past the ends: the handle stops at the minimum, the maximum
+            before = image_bytes(image)
+            drag_slider_to(page, sliders.nth(i), end)
+            wait_for_setting(box, image, before, shown, f"moving {name!r} to {'0' if end < 0 else 'its maximum'}")
+    for service in ["reviews", "price", "payments", "profile"]:
+        before = image_bytes(image)
+        box.locator(".widget-toggle-button", has_text=re.compile(f"^{service}$")).click()
+        wait_for_setting(box, image, before, f"{service} down for", f"taking {service} down")
+        if service == "payments":
+            box.evaluate("box => box.scrollIntoView({block: 'start'})")
+            page.screenshot(path=str(screenshots / "06-fallbacks-payments-down.png"))
+    assert notebook.errors() == []
+
+
+def wait_for_setting(box, image, before: bytes, shown: str, what: str):
+    """Wait until the panel's status line says it drew ``shown`` (not an error), and the figure changed."""
+    deadline = time.monotonic() + REDRAW_LIMIT
+    while time.monotonic() < deadline:
+        text = box.inner_text()
+        assert "Could not draw" not in text, f"after {what}: {text[:300]!r}"
+        if shown in text and "simulating" not in text:
+            break
+        box.page.wait_for_timeout(250)
+    else:
+        raise AssertionError(f"the panel did not draw the setting within {REDRAW_LIMIT:.0f} s after {what}; "
+                             f"it reads: {box.inner_text()[:300]!r}")
+    wait_for_new_image(box, image, before, what)
