@@ -101,7 +101,7 @@ def _values_to_try(control):
     if hasattr(control, "min") and hasattr(control, "max"):
         return [control.min, control.max]
     if hasattr(control, "options"):
-        return [value for _, value in control.options]
+        return [o[1] if isinstance(o, tuple) else o for o in control.options]
     return [not control.value, control.value]
 
 

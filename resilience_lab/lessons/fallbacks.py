@@ -453,7 +453,9 @@ class FallbackFigure:
         self.ax_orders.set_ylim(0, max(10.0, float(np.nanmax(held)) if held.size else 0.0) * 1.1)
         self.ax_load.set_ylim(0, max(orders.CAPACITY_PER_SECOND, float(per_second.max()) if per_second.size
                                      else 0.0) * 1.1)
-        self.ax_orders.set_xlim(0, order.until)
+        # The backlog is sampled until the queue has drained, which may be after ``until``.
+        self.ax_orders.set_xlim(0, max(order.until, float(t.max()) if len(t) else 0.0,
+                                       float(order.backlog[0].max()) if len(order.backlog[0]) else 0.0))
         if order.outage[1] > order.outage[0]:
             self._artists.append(self.ax_orders.axvspan(*order.outage, color=FAULT_COLOUR, alpha=0.2, lw=0))
         summary = order_report({"": order})[""]
