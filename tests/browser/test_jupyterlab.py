@@ -201,7 +201,9 @@ def wait_for_new_image(box, image, before: bytes, what: str):
     deadline = time.monotonic() + REDRAW_LIMIT
     while time.monotonic() < deadline:
         image.page.wait_for_timeout(250)
-        if image.evaluate("img => img.complete && img.naturalWidth > 0") and image_bytes(image) != before:
+        # Changed, and drawn: the status line no longer says the panel is simulating.
+        if (image.evaluate("img => img.complete && img.naturalWidth > 0") and image_bytes(image) != before
+                and "simulating" not in box.inner_text()):
             return
     raise AssertionError(f"the figure did not change within {REDRAW_LIMIT:.0f} s after {what}; "
                          f"the panel reads: {box.inner_text()!r}")
