@@ -88,6 +88,24 @@ def fixed_world(seed: int = 7) -> World:
     return protect(weak_world(seed))
 
 
+def shop_world(seed: int = 11) -> World:
+    """The exercise's world: users call ``web`` (40 per second, giving up after 2 s);
+    ``web`` (2 instances of 20 workers) calls ``reviews`` (2 instances of 20, about
+    30 ms) with a fallback, and a timeout of 10 s inside it."""
+    world = World(seed=seed)
+    world.service("reviews", workers=20, latency=LogNormal(0.03), instances=2)
+    world.service("web", workers=20, latency=LogNormal(0.01), calls=["reviews"], instances=2)
+    world.load("web", rate=40)
+    world.protect(CLIENT, "web", Timeout(2.0))
+    world.protect("web", "reviews", Fallback(), Timeout(10.0))
+    return world
+
+
+def shop_world_fixed(seed: int = 11) -> World:
+    """:func:`shop_world` with a 300 ms timeout (about 5x reviews' p99) inside the fallback."""
+    return shop_world(seed).protect("web", "reviews", Fallback(), Timeout(0.3))
+
+
 # -- experiments as data --------------------------------------------------------
 def load_experiment(path) -> dict:
     """An experiment file (JSON or YAML), read by Chaos Toolkit's own loader."""
@@ -166,6 +184,31 @@ def validate(experiment) -> dict:
     return experiment
 
 
+def outline(experiment) -> str:
+    """The experiment in a few lines: its hypothesis, method, rollbacks and abort criteria."""
+    def call(activity):
+        provider = activity.get("provider") or {}
+        args = ", ".join(f"{k}={v!r}" for k, v in (provider.get("arguments") or {}).items())
+        return f"{activity.get('name')}: {provider.get('func')}({args})"
+
+    lines = [f"title: {experiment.get('title')}", "steady-state hypothesis:"]
+    for probe in (experiment.get("steady-state-hypothesis") or {}).get("probes", []):
+        lines.append(f"  {call(probe)}  tolerance {probe.get('tolerance')}")
+    lines.append("method:")
+    lines += [f"  {call(a)}" for a in experiment.get("method", [])]
+    lines.append("rollbacks:")
+    lines += [f"  {call(a)}" for a in experiment.get("rollbacks", [])]
+    if abort_criteria(experiment):
+        lines.append("abort when outside its tolerance:")
+        lines += [f"  {call(p)}  tolerance {p.get('tolerance')}" for p in abort_criteria(experiment)]
+    return "\n".join(lines)
+
+
+def without_abort(experiment) -> dict:
+    """A copy of ``experiment`` with no controls: no abort criteria."""
+    return {**copy.deepcopy(experiment), "controls": []}
+
+
 def abort_criteria(experiment) -> list:
     """The probes of the experiment's abort control (empty if it has none)."""
     found = []
@@ -193,6 +236,17 @@ def _evaluate(configuration):
         return all(within for _, _, within in rows), rows
 
     return evaluate
+
+
+def check_probes(probes, world: World, *, warmup=WARMUP) -> list:
+    """``[(name, value, within tolerance)]`` of ``probes`` after ``warmup`` seconds of
+    ``world``, with nothing injected."""
+    session = S.Session(world, warmup=warmup, evaluate=_evaluate({}))
+    providers.activate(session)
+    try:
+        return session.evaluate(probes)[1]
+    finally:
+        providers.activate(None)
 
 
 # -- running ----------------------------------------------------------------------
@@ -294,17 +348,26 @@ class Report:
         return self.status == "deviated"
 
     @property
+    def failed_activities(self) -> list:
+        """``(name, why)`` of each action or probe of the method or rollbacks that raised:
+        Chaos Toolkit records such a failure and carries on, so a fault that was
+        never injected would otherwise go unnoticed."""
+        runs = list(self.journal.get("run") or []) + list(self.journal.get("rollbacks") or [])
+        return [(run["activity"].get("name"), "".join(run.get("exception") or []).strip().splitlines()[-1])
+                for run in runs if run.get("status") == "failed"]
+
+    @property
     def fault_start(self) -> float | None:
         """When the first fault began (None if the method injected none)."""
         return min((f.start for f in self.faults), default=None)
 
     def users_failed(self, since=None, until=None) -> int:
-        """User requests (client -> the front service) that failed in ``[since, until)``."""
+        """The users' requests (the calls of ``"client"``) that failed in ``[since, until)``
+        (by default: from the start of the experiment to the end of the run)."""
         r = self.result
-        front = r.services[-1]
         since = self.began if since is None else since
         until = r.until if until is None else until
-        mask = r.calls_to(front, CLIENT) & (r.end >= since) & (r.end < until)
+        mask = (r.caller == r.index_of(CLIENT)) & (r.end >= since) & (r.end < until)
         return int(np.count_nonzero(mask & ~np.isin(r.outcome, S._GOOD) & (r.outcome != S._UNFINISHED)))
 
     def __str__(self):
@@ -321,6 +384,8 @@ class Report:
         if self.aborted is not None:
             named = ", ".join(f"{n} = {_shown(v)}" for n, v, within in self.aborted.probes if not within)
             lines.append(f"  ABORTED at {self.aborted.time:g} s by the abort criteria: {named}")
+        for name, why in self.failed_activities:
+            lines.append(f"  activity {name!r} FAILED: {why}")
         for fault in self.faults:
             end = "the end" if math.isinf(fault.end) else f"{fault.end:g} s"
             lines.append(f"  fault {fault.label} from {fault.start:g} s to {end}")
@@ -363,9 +428,10 @@ FAULT_CHOICES = {
     "latency": ("B answers slowly", "inject_latency", lambda size: {"service": "B", "seconds": 0.5 * size}),
     "errors": ("B fails calls", "inject_errors", lambda size: {"service": "B", "rate": 0.1 * size}),
     "outage": ("B hangs (outage)", "take_down", lambda size: {"service": "B", "mode": "hang"}),
-    "capacity": ("B loses workers", "remove_capacity", lambda size: {"service": "B", "workers": 5 * size}),
-    "monkey": ("Chaos Monkey on A", "chaos_monkey",
-               lambda size: {"service": "A", "every": 11.0 - size, "down_for": 3.0, "seed": 1}),
+    "capacity": ("B loses workers", "remove_capacity",
+                 lambda size: {"service": "B", "workers": max(1, round(2.5 * size))}),
+    "monkey": ("Chaos Monkey on B (dead instances hang)", "chaos_monkey",
+               lambda size: {"service": "B", "every": 11.0 - size, "down_for": 3.0, "seed": 1, "mode": "hang"}),
 }
 
 
@@ -440,6 +506,8 @@ class ReportFigure:
             shown = i < len(specs)
             ax.set_visible(shown)
             if not shown:
+                for line in [self.lines[i], *self.bounds[i], self.met[i], self.unmet[i]]:
+                    line.set_data([], [])
                 continue
             kind, spec = specs[i]
             t, values = probe_series(report, spec)
@@ -454,7 +522,7 @@ class ReportFigure:
             self.unmet[i].set_data([p[0] for p in points if not p[2]], [p[1] for p in points if not p[2]])
             ax.set_title(f"{kind}: {spec['name']}   (tolerance {_tolerance_text(spec.get('tolerance'))})",
                          fontsize=9, loc="left")
-            ax.set_xlim(0, until)
+            ax.set_xlim(0, until + 1.0)
             fit_y(ax)
             self._artists += shade_faults([ax], report.faults, until, label_ax=ax if i == 0 else None)
             if report.aborted is not None:

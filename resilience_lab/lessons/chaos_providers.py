@@ -56,9 +56,9 @@ _local = threading.local()
 def active():
     """The session the providers act on (a fresh one of the weak world if none is set)."""
     session = getattr(_local, "session", None)
-    if session is None:
-        from .chaos import weak_world
-        session = _local.session = S.Session(weak_world())
+    if session is None:  # run by Chaos Toolkit itself (chaos run): the lesson's weak world
+        from .chaos import _evaluate, weak_world
+        session = _local.session = S.Session(weak_world(), evaluate=_evaluate({}))
     return session
 
 
@@ -148,7 +148,10 @@ def configure_control(probes=None, experiment=None, **ignored) -> None:
     """Chaos Toolkit calls this when the experiment starts: register the abort criteria."""
     if not isinstance(probes, list) or not probes:
         raise ValueError("the abort control needs 'arguments': {'probes': [probes with tolerances]}")
-    active().abort_when = list(probes)
+    session = active()
+    session.abort_when = list(probes)
+    if not session.hypothesis and experiment:  # run by Chaos Toolkit itself: check it during the method too
+        session.hypothesis = list((experiment.get("steady-state-hypothesis") or {}).get("probes", []))
 
 
 def after_activity_control(context=None, state=None, **ignored) -> None:
