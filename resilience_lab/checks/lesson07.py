@@ -1,6 +1,6 @@
 """Graded checks of exercise 7: a chaos experiment that finds the shop's weakness, and the fix.
 
-The student writes ``experiment``, a Chaos Toolkit experiment (a dict) for the
+The student writes ``experiment()``, which returns a Chaos Toolkit experiment (a dict) for the
 shop of :func:`~resilience_lab.lessons.chaos.shop_world`, and ``protect(world)``,
 which puts resilience patterns on the shop's calls.
 
@@ -38,6 +38,14 @@ from . import CheckFailed, graded, is_number, measured
 MIN_WAIT, MAX_SECONDS = 10.0, 120.0
 #: The abort criteria must at least halve the user requests that fail.
 ABORT_SHARE = 0.5
+
+
+def _experiment(answer):
+    """The student's experiment: ``experiment()`` returns it as a dict."""
+    got = answer() if callable(answer) else answer
+    if not isinstance(got, dict):
+        raise CheckFailed(f"experiment() returned {type(got).__name__}, expected a dict (the JSON of an experiment)")
+    return got
 
 
 def _check_valid(experiment):
@@ -79,6 +87,7 @@ def _lines(report):
              "[low, high] tolerances, a method with a fault and a 'wait', and the rollback 'end_faults', every "
              "provider from resilience_lab.lessons.chaos_providers.")
 def check_valid(experiment):
+    experiment = _experiment(experiment)
     _check_valid(experiment)
 
 
@@ -87,6 +96,7 @@ def check_valid(experiment):
              "without making it fail? Measure what the users see (web, caller 'client') with tolerances the "
              "healthy shop meets.")
 def check_exposes(experiment):
+    experiment = _experiment(experiment)
     _check_valid(experiment)
     weak = _report(experiment, chaos.shop_world())
     if weak.status == "not steady":
@@ -122,6 +132,7 @@ BROKEN = tuple(_broken_worlds())
         hint="A tolerance must be able to fail: one that holds even when every call is slow, fails or hangs "
              "tells you nothing. Bound each probe just above what the healthy shop shows.")
 def check_not_vacuous(experiment):
+    experiment = _experiment(experiment)
     _check_valid(experiment)
     probes = experiment["steady-state-hypothesis"]["probes"]
     failed = {probe["name"]: [] for probe in probes}
@@ -139,6 +150,7 @@ def check_not_vacuous(experiment):
         hint="Add the abort control of chaos_providers with a probe of what users suffer (their error rate, "
              "say above 20% over 5 s): well past the hypothesis's tolerance, never reached by the fixed shop.")
 def check_abort(experiment):
+    experiment = _experiment(experiment)
     _check_valid(experiment)
     if not chaos.abort_criteria(experiment):
         raise CheckFailed("the experiment has no abort criteria: add a control of module "

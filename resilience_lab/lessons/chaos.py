@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from ..figures.panel import Panel, slider
-from ..patterns.fallback import Fallback
-from ..patterns.timeout import Timeout
+# The patterns a fix may use; exercise 7 imports them from here.
+from ..patterns import Backoff, CircuitBreaker, Fallback, Retry, Timeout  # noqa: F401
 from ..world import CLIENT, LogNormal, World
 from . import chaos_providers as providers
 from . import chaos_session as S
@@ -164,7 +164,8 @@ def validate(experiment) -> dict:
             is_control = "func" not in provider
             allowed = PROBES if item.get("type") == "probe" else ACTIONS
             if not is_control and func not in allowed:
-                raise ValueError(f"{where}: a {item.get('type')} calls one of {', '.join(allowed)}, got {func!r}")
+                kind = "a probe" if item.get("type") == "probe" else "an action"
+                raise ValueError(f"{where}: {kind} calls one of {', '.join(allowed)}, got {func!r}")
     try:
         ensure_experiment_is_valid(experiment)
     except ChaosException as error:
@@ -373,10 +374,17 @@ class Report:
     def __str__(self):
         title = self.experiment.get("title", "experiment")
         lines = [f"{title}: {self.status.upper()}"]
-        for check in self.checks:
+        during = [c for c in self.checks if c.phase == "during"]
+        shown = [c for c in self.checks if c.phase != "during"]
+        shown += [c for c in during if not c.met][:1] or during[:1]
+        for check in sorted(shown, key=lambda c: (c.time, c.phase != "during")):
             values = ", ".join(f"{name} = {_shown(value)}{'' if within else ' (OUTSIDE tolerance)'}"
                                for name, value, within in check.probes)
             lines.append(f"  {check.time:6.1f} s  {check.phase:<13} {'met' if check.met else 'NOT MET'}: {values}")
+            if check.phase == "during":
+                unmet = sum(not c.met for c in during)
+                lines.append(f"{'':11}(checked {len(during)} times during the method: "
+                             f"{'all met' if not unmet else f'{unmet} not met, the first shown'})")
         if self.deviation is not None:
             name, value, _ = next(p for p in self.deviation.probes if not p[2])
             lines.append(f"  deviated at {self.deviation.time:g} s ({self.deviation.phase}): "
