@@ -92,8 +92,10 @@ def test_herd_panel_jitter_lowers_the_peak_after_recovery():
 def _panels():
     from resilience_lab.lessons import bulkheads, circuit_breaker, retries, timeouts
 
+    from resilience_lab.lessons import chaos
+
     return {"lesson1": cascading.panel, "lesson2": timeouts.panel, "lesson3": circuit_breaker.panel,
-            "lesson4": bulkheads.panel, "lesson5": retries.panel}
+            "lesson4": bulkheads.panel, "lesson5": retries.panel, "lesson7": chaos.panel}
 
 
 def _values_to_try(control):

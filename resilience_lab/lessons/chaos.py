@@ -534,7 +534,9 @@ class ReportFigure:
             fit_y(ax)
             self._artists += shade_faults([ax], report.faults, until, label_ax=ax if i == 0 else None)
             if report.aborted is not None:
-                self._artists.append(ax.axvline(report.aborted.time, color="#d62728", lw=1.5))
+                # A line collection, not a Line2D: its y (0 to 1 of the axes) is not data to fit.
+                self._artists.append(ax.vlines(report.aborted.time, 0, 1, transform=ax.get_xaxis_transform(),
+                                               color="#d62728", lw=1.5))
         verdict = report.status.upper()
         if report.deviation is not None:
             verdict += f" at {report.deviation.time:g} s"
