@@ -272,3 +272,12 @@ def test_the_panel_redraws_for_each_fault_and_world():
     panel.set(abort=100, fault="latency")
     assert panel.result.aborted is None and panel.result.users_failed() > 500
     assert "Could not draw" not in panel.status.value
+
+
+def test_an_idle_service_measures_zero():
+    world = World(seed=5)
+    world.service("S", workers=10, latency=0.01)
+    world.service("idle", workers=10, latency=0.01)
+    world.load("S", rate=20)
+    result = world.run(10)
+    assert [S.measure(result, what, 10.0, "idle") for what in S.MEASURES] == [0.0, 0.0, 0.0, 0.0]

@@ -9,8 +9,9 @@ provider::
 
 They work on the *active* :class:`~resilience_lab.lessons.chaos_session.Session`,
 which :func:`resilience_lab.lessons.chaos.run_experiment` sets up for one run (a
-world, its clock, its faults). Run by Chaos Toolkit's own ``chaos run`` command,
-with no session set up, they act on a session of the lesson's weak world.
+world, its clock, its faults). Run by Chaos Toolkit itself, with no session set up
+(``chaoslib.experiment.run_experiment``, which its ``chaos run`` command calls), they
+act on a session of the lesson's weak world, one per thread.
 
 **Actions** (each fault starts now and lasts ``duration`` seconds, or, left out,
 until a rollback calls :func:`end_faults`):
