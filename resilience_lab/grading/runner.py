@@ -71,8 +71,9 @@ class Package:
         import resilience_lab
 
         root = Path(resilience_lab.__file__).resolve().parent
+        # Its Python files, and the data files lessons read (lesson 7's experiment files).
         files = [(p.relative_to(root.parent).as_posix(), p.read_bytes())
-                 for p in sorted(root.rglob("*.py")) if "__pycache__" not in p.parts]
+                 for p in sorted(root.rglob("*")) if p.suffix in (".py", ".json") and "__pycache__" not in p.parts]
         return cls(tuple(files))
 
     @property
