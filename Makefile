@@ -42,8 +42,12 @@ grade: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make grade NB=exercises/01-cascading-failures.ipynb"; exit 2; }
 	$(BIN)/resilience-lab grade $(if $(shell command -v bwrap),,--no-sandbox) --out "$(GRADE_OUT)" "$(NB)"
 
+# The suite runs in TEST_WORKERS processes (default: one per core), a test file at a
+# time each, so the slow files (the browser tests, the mutation suite, the grading
+# corpus) run beside each other and a notebook's cells stay in one kernel, in order.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 exercises: $(STAMP)
 	$(BIN)/resilience-lab make-exercises

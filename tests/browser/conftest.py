@@ -72,7 +72,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _collected and CHROMIUM is None:
+    # With pytest-xdist the workers collect, so the skips' reasons are what this process sees.
+    skipped = any(MISSING in str(r.longrepr) for r in terminalreporter.stats.get("skipped", []))
+    if (_collected or skipped) and CHROMIUM is None:
         if REQUIRED:
             terminalreporter.write_line(
                 "browser tests: FAILED, REQUIRE_BROWSER=1 but no `chromium` command on PATH "
