@@ -120,3 +120,40 @@ def test_below_the_limit_the_pool_serves_everything_offered():
     law = fidelity.saturation_agreement(50, 0.48, rate=60.0)
     assert abs(law.simulated - 60.0) <= 4 * (60.0 / 20.0) ** 0.5
     assert law.simulated < 0.7 * law.predicted
+
+
+# -- every source of randomness draws its own stream ------------------------------------
+def test_two_identical_loads_make_one_mm4_queue_not_a_queue_of_pairs():
+    # Two load() calls with the same service, rate and start are two Poisson streams
+    # of half the rate: together one M/M/4 at rho = 0.6. Were they to share a random
+    # stream, calls would arrive in pairs at the same instant and wait nearly twice
+    # as long as Erlang C says (0.33 mean works instead of 0.18): the interval of
+    # this run rules out anything 1.5 times Erlang C.
+    wait = fidelity.mmc_agreement(4, 0.6, loads=2, calls=40_000, seed=1)["wait"]
+    assert abs(wait.simulated - wait.predicted) <= wait.half_width, wait
+    assert wait.simulated + wait.half_width < 1.5 * wait.predicted, wait
+
+
+def test_identical_loads_and_client_groups_never_arrive_together():
+    from resilience_lab import World
+
+    world = World(seed=2)
+    world.service("S", workers=1000, latency=0.01)
+    world.service("T", workers=1000, latency=0.01)
+    world.load("S", rate=50)
+    world.load("S", rate=50)
+    world.clients("T", 3, think_time=0.2)
+    world.clients("T", 3, think_time=0.2)
+    result = world.run(until=10)
+    for name in ("S", "T"):
+        starts = result.start[result.calls_to(name)]
+        assert len(starts) > 200
+        assert len(np.unique(starts)) == len(starts), name  # no two calls at one instant
+
+
+def test_a_split_load_repeats_with_its_seed():
+    first = fidelity.mmc_agreement(4, 0.6, calls=3000, loads=3, seed=5)["wait"]
+    again = fidelity.mmc_agreement(4, 0.6, calls=3000, loads=3, seed=5)["wait"]
+    other = fidelity.mmc_agreement(4, 0.6, calls=3000, loads=3, seed=6)["wait"]
+    assert first == again
+    assert first.simulated != other.simulated

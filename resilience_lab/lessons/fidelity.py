@@ -98,11 +98,17 @@ class RecordedExponential(Exponential):
         return seconds
 
 
-def mmc_world(c: int, rho: float, *, mean_service: float = 1.0, seed: int = 1) -> World:
-    """One service ``S`` with ``c`` workers and exponential work, Poisson load at ``rho * c * mu``."""
+def mmc_world(c: int, rho: float, *, mean_service: float = 1.0, seed: int = 1, loads: int = 1) -> World:
+    """One service ``S`` with ``c`` workers and exponential work, Poisson load at ``rho * c * mu``.
+
+    ``loads``: split that load into this many identical ``load()`` calls. Poisson
+    streams add up to one Poisson stream of the summed rate, so the queue is the
+    same M/M/c, provided each load draws its own arrivals.
+    """
     world = World(seed=seed, sample_every=10.0 * mean_service)
     world.service("S", workers=c, latency=RecordedExponential(mean_service))
-    world.load("S", rate=rho * c / mean_service)
+    for _ in range(loads):
+        world.load("S", rate=rho * c / mean_service / loads)
     return world
 
 
@@ -111,7 +117,7 @@ MMC_CALLS = {0.5: 8_000, 0.65: 10_000, 0.8: 16_000, 0.9: 25_000, 0.95: 40_000}
 
 
 def mmc_agreement(c: int, rho: float, *, calls: int | None = None, warmup: float = 0.1,
-                  batches: int = 10, level: float = 0.999, seed: int = 1) -> dict:
+                  batches: int = 10, level: float = 0.999, seed: int = 1, loads: int = 1) -> dict:
     """Simulated M/M/c waits against Erlang C (time unit: the mean work).
 
     Returns ``{"wait": Agreement, "p_wait": Agreement}``: the mean wait in the
@@ -122,11 +128,12 @@ def mmc_agreement(c: int, rho: float, *, calls: int | None = None, warmup: float
     first come, first served, so the k-th call to arrive is the k-th to get a
     worker and draws the k-th amount of work: the wait is measured exactly, not
     estimated. The first ``warmup`` share of the calls (the queue starting empty)
-    is dropped. ``calls`` defaults to :data:`MMC_CALLS` for the nearest ``rho``.
+    is dropped. ``calls`` defaults to :data:`MMC_CALLS` for the nearest ``rho``;
+    ``loads`` splits the arrivals over that many identical loads (see :func:`mmc_world`).
     """
     if calls is None:
         calls = MMC_CALLS[min(MMC_CALLS, key=lambda r: abs(r - rho))]
-    world = mmc_world(c, rho, seed=seed)
+    world = mmc_world(c, rho, seed=seed, loads=loads)
     result = world.run(until=calls / (rho * c))
     drawn = np.array(world.services["S"].latency.drawn)
     order = np.argsort(result.start, kind="stable")

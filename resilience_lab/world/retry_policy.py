@@ -14,13 +14,12 @@ What the core sees as the error of a failed attempt:
   503 by default);
 - ``"rejected"``: a local bulkhead or breaker refused it (never transient).
 
-Each route draws its jitter from its own ``random.Random``, seeded from the
-run's seed, the caller and the target.
+Each retry policy draws its jitter from its own ``random.Random`` (the run's
+stream for the route: seeded from the run's seed, the caller and the target;
+a second retry on the same route gets a stream of its own).
 """
 
 from __future__ import annotations
-
-import random
 
 from ..outcomes import USABLE, Outcome
 
@@ -35,7 +34,7 @@ class RetryPolicy:
 
     def wrap(self, run, caller, target, call):
         env, core = run.env, self.core
-        rng = random.Random(f"{run.seed}/retry/{caller}/{target}")
+        rng = run.stream(f"retry/{caller}/{target}")
         service = run.services[target]
         status = service.spec.error_status
 

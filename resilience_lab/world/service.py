@@ -26,7 +26,6 @@ One call to a service, step by step:
 from __future__ import annotations
 
 import math
-import random
 
 import simpy
 
@@ -70,7 +69,7 @@ class Service:
         self.name = spec.name
         self.index = index
         self.spec = spec
-        self.rng = random.Random(f"{run.seed}/service/{spec.name}")
+        self.rng = run.stream(f"service/{spec.name}")
         self.instances = [Instance(self.env, spec.workers) for _ in range(spec.instances)]
         self._next = 0
         self.latency = spec.latency
