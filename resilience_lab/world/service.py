@@ -26,6 +26,8 @@ One call to a service, step by step:
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
+from itertools import islice
 
 import simpy
 
@@ -35,12 +37,59 @@ from .faults import FAIL, AddedLatency, ErrorRate, KilledInstance, LostCapacity,
 _OK, _ERROR, _TIMEOUT = Outcome.OK, Outcome.ERROR, Outcome.TIMEOUT
 
 
+class WaitingLine:
+    """The calls waiting for a worker, first come, first served.
+
+    SimPy keeps a resource's waiting requests in a list, so a request that leaves
+    from the middle of the line costs a scan of the line. Requests do leave that
+    way: a crash ends the calls in the queue, and when a run ends, every call
+    still queued is torn down, one removal each, which costs the square of the
+    queue (40,000 queued calls cost 50 times the CPU of 5,000). Here the line is
+    an ordered dictionary: a request joins at the back, leaves from the front
+    or from anywhere in constant time, and the order is kept.
+    """
+
+    __slots__ = ("_requests",)
+
+    def __init__(self):
+        self._requests = OrderedDict()
+
+    def append(self, request) -> None:
+        self._requests[request] = None
+
+    def remove(self, request) -> None:
+        del self._requests[request]
+
+    def pop(self, index: int = 0):
+        if index == 0:
+            return self._requests.popitem(last=False)[0]
+        request = self[index]
+        del self._requests[request]
+        return request
+
+    def __getitem__(self, index: int):
+        if index == 0 and self._requests:
+            return next(iter(self._requests))
+        if 0 <= index < len(self._requests):  # SimPy only looks at the front; kept correct anyway
+            return next(islice(self._requests, index, None))
+        raise IndexError(f"the line holds {len(self._requests)} requests, no number {index}")
+
+    def __len__(self) -> int:
+        return len(self._requests)
+
+    def __iter__(self):
+        return iter(self._requests)
+
+
 class WorkerPool(simpy.Resource):
-    """A ``simpy.Resource`` whose capacity can shrink and grow while it runs.
+    """A ``simpy.Resource`` whose capacity can shrink and grow while it runs,
+    with its waiting calls in a :class:`WaitingLine`.
 
     Shrinking never interrupts a worker that is busy: the pool simply hands out
     no new worker until the busy count falls below the new capacity.
     """
+
+    PutQueue = WaitingLine
 
     def resize(self, capacity: int) -> None:
         self._capacity = max(0, int(capacity))
