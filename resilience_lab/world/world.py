@@ -117,7 +117,9 @@ class World:
         """Add a service.
 
         ``workers``: workers per instance (a pool; calls beyond it queue).
-        ``latency``: seconds of its own work per call, or a distribution.
+        ``latency``: seconds of its own work per call, or a distribution
+        (:mod:`resilience_lab.world.latency`; ``SlowerUnderLoad`` makes the work
+        depend on how loaded the instance is).
         ``error_rate``: the probability that a call fails (0 to 1), before faults.
         ``calls``: names of the services each call calls, in order.
         ``instances``: identical instances behind a round-robin balancer.
@@ -198,7 +200,9 @@ class World:
         return self.inject(F.ErrorRate(service=service, rate=rate, start=start, end=end))
 
     def inject_outage(self, service, *, mode=F.FAIL, start=0.0, end=math.inf):
-        """``service`` is down: calls fail at once (``"fail"``) or hang (``"hang"``)."""
+        """``service`` is down: calls fail at once (``"fail"``) or hang (``"hang"``).
+        The calls it holds when it goes down end with the connection error
+        (``"fail"``) or get no answer while it lasts (``"hang"``)."""
         return self.inject(F.Outage(service=service, mode=mode, start=start, end=end))
 
     def remove_capacity(self, service, workers, *, start=0.0, end=math.inf):
@@ -206,7 +210,8 @@ class World:
         return self.inject(F.LostCapacity(service=service, workers=workers, start=start, end=end))
 
     def kill_instance(self, service, instance=0, *, mode=F.FAIL, start=0.0, end=math.inf):
-        """One instance of ``service`` dies; calls routed to it fail or hang."""
+        """One instance of ``service`` dies; calls routed to it fail or hang, and
+        the calls it held are lost (a connection error, or no answer ever)."""
         return self.inject(F.KilledInstance(service=service, instance=instance, mode=mode, start=start, end=end))
 
     # -- running --------------------------------------------------------------
@@ -398,10 +403,12 @@ class _Run:
             faults=self.world.faults,
             until=until,
             seed=self.seed,
+            visits={name: s.visits + s.still_inside(until) for name, s in self.services.items()},
         )
         result.events = self.events
-        # Seconds of work each service did for calls someone had already abandoned.
-        result.wasted = {name: s.wasted for name, s in self.services.items()}
+        # Seconds of work each service did in all, and of it for calls someone had already abandoned.
+        result.work = {name: float(v[:, 2].sum()) for name, v in result.visits.items()}
+        result.wasted = {name: float(v[:, 3].sum()) for name, v in result.visits.items()}
         # Every attempt that reached each service (retries included), by arrival time.
         result.arrivals = {name: np.asarray(s.arrivals) for name, s in self.services.items()}
         return result
