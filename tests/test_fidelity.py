@@ -157,3 +157,35 @@ def test_a_split_load_repeats_with_its_seed():
     other = fidelity.mmc_agreement(4, 0.6, calls=3000, loads=3, seed=6)["wait"]
     assert first == again
     assert first.simulated != other.simulated
+
+
+# -- the caller's view and the callee's ---------------------------------------------------
+@pytest.fixture(scope="module")
+def abandoning_run():
+    # A gives up on B after 50 ms: about one call in eight is abandoned while B keeps it.
+    return fidelity.little_world(rate=150.0, timeout=0.05).run(until=60.0)
+
+
+def test_once_callers_give_up_littles_law_holds_for_the_callee_not_the_callers_records(abandoning_run):
+    from resilience_lab import Outcome
+
+    to_b = abandoning_run.calls_to("B")
+    assert np.mean(abandoning_run.outcome[to_b] == Outcome.TIMEOUT) > 0.08
+    caller = fidelity.little_agreement(abandoning_run, "B")
+    # The caller's record of an abandoned call ends at the timeout; B still holds it.
+    assert caller.simulated > caller.predicted + caller.half_width, caller
+    callee = fidelity.little_agreement(abandoning_run, "B", view="callee")
+    assert abs(callee.simulated - callee.predicted) <= callee.half_width, callee
+    assert callee.half_width < 0.05 * callee.predicted
+
+
+def test_both_views_agree_while_every_caller_waits(little_run):
+    for service in ("A", "B"):
+        caller = fidelity.little_agreement(little_run, service)
+        callee = fidelity.little_agreement(little_run, service, view="callee")
+        assert callee.predicted == pytest.approx(caller.predicted, rel=1e-6)
+
+
+def test_little_agreement_names_a_bad_view(little_run):
+    with pytest.raises(ValueError, match="view must be 'caller' or 'callee', got 'server'"):
+        fidelity.little_agreement(little_run, "A", view="server")

@@ -39,6 +39,7 @@ from scipy.special import stdtrit  # Student's t quantile; scipy.stats would cos
 
 from ..outcomes import Outcome
 from ..figures.run import COLOURS
+from ..patterns.timeout import Timeout
 from ..world import Exponential, World
 from . import cascading
 
@@ -162,17 +163,22 @@ def erlang_table(pools=(1, 4, 16), rhos=(0.5, 0.8, 0.9, 0.95), *, scale: float =
 
 
 # -- 2. Little's law ---------------------------------------------------------------
-def little_world(*, rate: float = 150.0, seed: int = 3) -> World:
-    """Two services with real queues: the load calls A (8 workers), A calls B (4 workers)."""
+def little_world(*, rate: float = 150.0, seed: int = 3, timeout: float | None = None) -> World:
+    """Two services with real queues: the load calls A (8 workers), A calls B (4 workers).
+
+    ``timeout``: if given, A stops waiting for B after that many seconds (B goes on).
+    """
     world = World(seed=seed, sample_every=0.01)
     world.service("B", workers=4, latency=Exponential(0.02))
     world.service("A", workers=8, latency=Exponential(0.01), calls=["B"])
     world.load("A", rate=rate)
+    if timeout is not None:
+        world.protect("A", "B", Timeout(timeout))
     return world
 
 
-def little_agreement(result, service: str, *, warmup: float = 5.0, batches: int = 10,
-                     level: float = 0.999) -> Agreement:
+def little_agreement(result, service: str, *, view: str = "caller", warmup: float = 5.0,
+                     batches: int = 10, level: float = 0.999) -> Agreement:
     """``L`` (mean busy + queued, from the samples) against ``lambda W`` (from the records).
 
     The time after ``warmup`` is cut into ``batches`` windows, leaving the last
@@ -181,11 +187,25 @@ def little_agreement(result, service: str, *, warmup: float = 5.0, batches: int 
     the service of the calls that arrived in it, divided by the window's length
     (the measured arrival rate times their mean time). The interval is on the
     per-window difference.
+
+    ``view`` says whose records give each call's time: ``"caller"`` (the default:
+    the call records, which end when the caller has its answer *or gives up*) or
+    ``"callee"`` (the service's own visits, which end when the call leaves it).
+    While every caller waits for its answers the two are the same. Once callers
+    time out they are not: the caller's record ends at the timeout while the
+    service keeps the call in its queue or at work, so the samples' ``L`` is
+    larger than the caller's ``lambda W``. The law still holds, for the callee.
     """
+    if view not in ("caller", "callee"):
+        raise ValueError(f"view must be 'caller' or 'callee', got {view!r}")
     times, busy, queued, _ = result.pool(service)
     inside = busy + queued
-    calls = result.calls_to(service)
-    start, latency = result.start[calls], result.latency[calls]
+    if view == "caller":
+        calls = result.calls_to(service)
+        start, latency = result.start[calls], result.latency[calls]
+    else:
+        visits = result.visits[service]
+        start, latency = visits[:, 0], visits[:, 1] - visits[:, 0]
     edges = np.linspace(warmup, 0.95 * result.until, batches + 1)
     ls, lws = [], []
     for low, high in zip(edges[:-1], edges[1:]):
