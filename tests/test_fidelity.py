@@ -189,3 +189,82 @@ def test_both_views_agree_while_every_caller_waits(little_run):
 def test_little_agreement_names_a_bad_view(little_run):
     with pytest.raises(ValueError, match="view must be 'caller' or 'callee', got 'server'"):
         fidelity.little_agreement(little_run, "A", view="server")
+
+
+# -- 4. Overload collapse (Bronson et al., HotOS 2021) ------------------------------------
+@pytest.fixture(scope="module")
+def metastable():
+    # The very runs the appendix shows (same function, same defaults, same seed).
+    return fidelity.metastable_runs()
+
+
+def test_the_appendix_shows_these_runs():
+    import nbformat
+
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "90-appendix-simulator-fidelity.ipynb"
+    code = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    assert "runs = fidelity.metastable_runs()" in code
+    assert any("fidelity.plot_metastable(runs)" in source for source in code)
+
+
+def test_every_run_is_healthy_before_the_trigger(metastable):
+    for title, result in metastable.items():
+        before = fidelity.load_report(result, since=3.0, until=fidelity.METASTABLE_OUTAGE[0])
+        assert before.goodput > 0.97 * before.requests, title
+        assert before.offered < 1.03 * before.requests and before.queued < 60, title
+
+
+def test_without_a_trigger_280_requests_a_second_run_for_ever(metastable):
+    after = fidelity.load_report(metastable["no outage"])
+    assert 260 < after.requests < 300
+    assert after.goodput > 0.97 * after.requests and after.wasted_share == 0.0
+    _, _, queued, _ = metastable["no outage"].pool("db")
+    assert queued.max() <= 60  # it never even slows down
+
+
+def test_with_one_retry_it_stays_down_long_after_the_trigger(metastable):
+    result = metastable["outage, one retry"]
+    after = fidelity.load_report(result)  # 20 to 40 s after the network came back
+    assert 1.8 * after.requests < after.offered < 2.1 * after.requests  # the load about doubles
+    assert after.goodput < 0.02 * after.requests  # goodput near zero
+    assert after.wasted_share > 0.95  # the database works for clients that have gone
+    times, _, queued, _ = result.pool("db")
+    assert queued[-1] > queued[np.searchsorted(times, 40.0)] > 1000  # and it only gets worse
+    back = fidelity.load_report(result, since=fidelity.METASTABLE_OUTAGE[1], until=fidelity.METASTABLE_OUTAGE[1] + 1)
+    assert back.offered > 1.5 * 300  # the network is back: far more than the 300 a second it can do
+
+
+def test_without_the_slowdown_the_same_trigger_passes(metastable):
+    result = metastable["outage, one retry, no slowdown"]
+    after = fidelity.load_report(result)
+    assert after.goodput > 0.97 * after.requests and after.offered < 1.03 * after.requests
+    times, _, queued, _ = result.pool("db")
+    assert queued[times >= 20.0].max() > 60  # a backlog built up after the outage...
+    assert queued[times >= 40.0].max() < 60  # ...and drained within 20 s
+
+
+def test_a_ten_percent_retry_budget_recovers(metastable):
+    result = metastable["outage, 10% retry budget"]
+    after = fidelity.load_report(result)
+    assert after.goodput > 0.97 * after.requests and after.offered < 1.03 * after.requests
+    _, _, queued, _ = result.pool("db")
+    assert queued.max() < 60  # the work never slows down
+    start, end = fidelity.METASTABLE_OUTAGE
+    during = fidelity.load_report(result, since=start, until=end)
+    storm = fidelity.load_report(metastable["outage, one retry"], since=start, until=end)
+    assert during.offered - during.requests < 0.2 * during.requests  # retries within the budget
+    assert storm.offered - storm.requests > 0.8 * storm.requests  # against one retry per request
+    # The first timeouts come 1 s into the outage; a second later the budget is spent.
+    late = fidelity.load_report(result, since=start + 2.0, until=end)
+    assert late.offered < 1.1 * late.requests
+
+
+def test_the_collapse_is_not_one_seeds_accident():
+    for seed in (2, 3):
+        down = fidelity.load_report(fidelity.metastable_world(seed=seed).run(fidelity.METASTABLE_UNTIL))
+        assert down.goodput < 0.02 * down.requests and down.offered > 1.8 * down.requests, seed
+        budget = fidelity.metastable_world(seed=seed, budget=fidelity.RetryBudget(0.1, 10.0, 0.0))
+        up = fidelity.load_report(budget.run(fidelity.METASTABLE_UNTIL))
+        assert up.goodput > 0.97 * up.requests, seed
