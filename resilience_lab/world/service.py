@@ -278,7 +278,8 @@ class Service:
             if not isinstance(crash.cause, _Crash):
                 raise
             outcome, lost = _ERROR, crash.cause.mode != FAIL
-            ctx.refused_by = self.name  # the connection was reset
+            if not lost:
+                ctx.refused_by = self.name  # the connection was reset
         finally:
             instance.held.pop(call, None)
             self.visits.append(self._visit(call, env.now))
