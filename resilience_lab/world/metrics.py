@@ -99,8 +99,17 @@ class RunResult:
         self.busy = data[:, :, 0]
         self.queued = data[:, :, 1]
         self.capacity = data[:, :, 2]
-        self.visits = {name: np.array((visits or {}).get(name, ()), dtype=float).reshape(-1, 4)
-                       for name in self.services}
+        self._visits = visits or {}
+        self._visit_arrays = None
+
+    @property
+    def visits(self) -> dict:
+        """``{service: array of (arrived, left, worked, wasted)}``, one row per call
+        the service took in (made into arrays when first asked for)."""
+        if self._visit_arrays is None:
+            self._visit_arrays = {name: np.array(self._visits.get(name, ()), dtype=float).reshape(-1, 4)
+                                  for name in self.services}
+        return self._visit_arrays
 
     # -- selecting ------------------------------------------------------------
     def index_of(self, service: str) -> int:

@@ -114,10 +114,20 @@ class WorkerPool(simpy.Resource):
 
     PutQueue = WaitingLine
 
+    def _trigger_put(self, get_event) -> None:
+        # SimPy's loop over the waiting requests, for a pool: while a worker is
+        # free, the first in line gets it (the same rule, without the generic
+        # indexing, which costs a method call per look at the line).
+        line, users = self.put_queue._requests, self.users
+        while line and len(users) < self._capacity:
+            request = line.popitem(last=False)[0]
+            users.append(request)
+            request.usage_since = self._env.now
+            request.succeed()
+
     def resize(self, capacity: int) -> None:
         self._capacity = max(0, int(capacity))
-        while self.put_queue and len(self.users) < self._capacity:
-            self._trigger_put(None)
+        self._trigger_put(None)
 
     @property
     def busy(self) -> int:
@@ -273,7 +283,41 @@ class Service:
         instance.held[call] = None
         lost = False
         try:
-            outcome = yield from self._serve(instance, ctx, call)
+            with instance.pool.request() as worker:
+                yield worker
+                deadline = ctx.deadline
+                if deadline is not None and env.now >= deadline:
+                    outcome = _TIMEOUT  # the caller's deadline passed while this call queued: skip it
+                else:
+                    rng = self.rng
+                    if self.load_dependent:
+                        seconds = self.latency.sample_under(rng, self._load(instance))
+                    else:
+                        seconds = self.latency.sample(rng)
+                    if self.extra_latency or self.jitter:
+                        seconds += self.extra_latency + rng.uniform(-self.jitter, self.jitter)
+                    began = call.began = env.now
+                    done = began + (seconds if seconds > 0.0 else 0.0)
+                    call.working = True
+                    while True:
+                        try:
+                            yield env.timeout(done - began)
+                            break
+                        except simpy.Interrupt as interrupt:
+                            if not isinstance(interrupt.cause, _Slower):
+                                raise  # a crash: see below
+                            began = env.now  # latency injected while it works: the rest takes longer
+                            done = max(began, done + interrupt.cause.seconds)
+                    call.working = False
+                    call.worked = env.now - call.began
+                    if self.error_rate and rng.random() < self.error_rate:
+                        outcome = _ERROR
+                    elif not self.calls:
+                        outcome = _OK
+                    elif deadline is not None and env.now >= deadline:
+                        outcome = _TIMEOUT  # stop: do not call dependencies for an abandoned call
+                    else:
+                        outcome = yield from self._call_dependencies(ctx)
         except simpy.Interrupt as crash:  # the instance went down while it held this call
             if not isinstance(crash.cause, _Crash):
                 raise
@@ -287,53 +331,21 @@ class Service:
             yield self.run.never  # it died in "hang" mode, or it hangs: this answer never leaves
         return outcome
 
-    def _serve(self, instance, ctx, call):
-        """Queue, work and call the dependencies (steps 2 to 4); returns the Outcome."""
-        env, rng = self.env, self.rng
-        with instance.pool.request() as worker:
-            yield worker
-            deadline = ctx.deadline
-            if deadline is not None and env.now >= deadline:
-                return _TIMEOUT  # the caller's deadline passed while this call queued: skip it
-            if self.load_dependent:
-                seconds = self.latency.sample_under(rng, self._load(instance))
+    def _call_dependencies(self, ctx):
+        """Step 4: call each dependency through this service's policies; the call's Outcome."""
+        env, send = self.env, self.run.call
+        if self.parallel and len(self.calls) > 1:
+            calls = [env.process(send(self.name, target, ctx)) for target in self.calls]
+            answers = yield env.all_of(calls)
+            return _OK if all(o in USABLE for o in answers.values()) else _ERROR
+        for target in self.calls:
+            if self.crashable:  # in a process of its own, so that a crash can end this call at once
+                answer = yield env.process(send(self.name, target, ctx))
             else:
-                seconds = self.latency.sample(rng)
-            if self.extra_latency or self.jitter:
-                seconds += self.extra_latency + rng.uniform(-self.jitter, self.jitter)
-            began = call.began = env.now
-            done = began + (seconds if seconds > 0.0 else 0.0)
-            call.working = True
-            while True:
-                try:
-                    yield env.timeout(done - env.now)
-                    break
-                except simpy.Interrupt as interrupt:
-                    call.worked = env.now - began
-                    if not isinstance(interrupt.cause, _Slower):
-                        raise  # a crash: handle() ends the call
-                    done = max(env.now, done + interrupt.cause.seconds)  # latency injected mid-work
-            call.working = False
-            call.worked = env.now - began
-            if self.error_rate and rng.random() < self.error_rate:
-                return _ERROR
-            if not self.calls:
-                return _OK
-            if deadline is not None and env.now >= deadline:
-                return _TIMEOUT  # stop: do not call dependencies for an abandoned call
-            send = self.run.call
-            if self.parallel and len(self.calls) > 1:
-                calls = [env.process(send(self.name, target, ctx)) for target in self.calls]
-                answers = yield env.all_of(calls)
-                return _OK if all(o in USABLE for o in answers.values()) else _ERROR
-            for target in self.calls:
-                if self.crashable:  # in a process of its own, so that a crash can end this call at once
-                    answer = yield env.process(send(self.name, target, ctx))
-                else:
-                    answer = yield from send(self.name, target, ctx)
-                if answer not in USABLE:
-                    return _ERROR  # one failed dependency fails the call: stop here
-            return _OK
+                answer = yield from send(self.name, target, ctx)
+            if answer not in USABLE:
+                return _ERROR  # one failed dependency fails the call: stop here
+        return _OK
 
     @staticmethod
     def _visit(call, now):

@@ -395,6 +395,8 @@ class _Run:
         records = self.records
         for row in self.open.values():
             records.append((*row, until, _UNFINISHED))
+        for service in self.services.values():
+            service.visits += service.still_inside(until)
         result = RunResult(
             services=list(self.services),
             records=records,
@@ -403,12 +405,13 @@ class _Run:
             faults=self.world.faults,
             until=until,
             seed=self.seed,
-            visits={name: s.visits + s.still_inside(until) for name, s in self.services.items()},
+            # A copy: tearing the run down later closes the calls still inside, which log visits again.
+            visits={name: list(s.visits) for name, s in self.services.items()},
         )
         result.events = self.events
         # Seconds of work each service did in all, and of it for calls someone had already abandoned.
-        result.work = {name: float(v[:, 2].sum()) for name, v in result.visits.items()}
-        result.wasted = {name: float(v[:, 3].sum()) for name, v in result.visits.items()}
+        result.work = {name: math.fsum(v[2] for v in s.visits) for name, s in self.services.items()}
+        result.wasted = {name: math.fsum(v[3] for v in s.visits) for name, s in self.services.items()}
         # Every attempt that reached each service (retries included), by arrival time.
         result.arrivals = {name: np.asarray(s.arrivals) for name, s in self.services.items()}
         return result
