@@ -21,6 +21,7 @@ _HOMES = {
     "Exponential": ".world",
     "Fixed": ".world",
     "LogNormal": ".world",
+    "SlowerUnderLoad": ".world",
 }
 
 __all__ = sorted(_HOMES)

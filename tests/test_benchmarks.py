@@ -6,12 +6,12 @@ import pytest
 
 import benchmarks
 from benchmarks import __main__ as runner
-from benchmarks import engine, grading, nbgrader_side, widgets as widget_bench
+from benchmarks import engine, grading, nbgrader_side, teardown, widgets as widget_bench
 
 
 def test_every_benchmark_module_is_discovered():
     found = runner.discover()
-    assert {"engine", "widgets", "course"} <= set(found)
+    assert {"engine", "widgets", "course", "teardown"} <= set(found)
     assert all(callable(module.run) for module in found.values())
 
 
@@ -28,6 +28,11 @@ def test_bare_and_world_models_serve_the_same_load():
     assert engine.bare(n, seed=3) == n
     assert abs(engine.world_run(n, seed=3, chain_name="pass-through") - n) < 5 * n**0.5
     assert abs(engine.world_run(n, seed=3, chain_name="timeout+breaker+retry") - n) < 5 * n**0.5
+
+
+def test_the_teardown_benchmark_really_ends_with_its_queue():
+    # The ratio means "cost of N queued calls" only if the run ends with about N queued.
+    assert 1_900 <= teardown.run_and_tear_down(2_000, seed=1) <= 2_000
 
 
 @pytest.mark.parametrize("control", [

@@ -120,3 +120,151 @@ def test_below_the_limit_the_pool_serves_everything_offered():
     law = fidelity.saturation_agreement(50, 0.48, rate=60.0)
     assert abs(law.simulated - 60.0) <= 4 * (60.0 / 20.0) ** 0.5
     assert law.simulated < 0.7 * law.predicted
+
+
+# -- every source of randomness draws its own stream ------------------------------------
+def test_two_identical_loads_make_one_mm4_queue_not_a_queue_of_pairs():
+    # Two load() calls with the same service, rate and start are two Poisson streams
+    # of half the rate: together one M/M/4 at rho = 0.6. Were they to share a random
+    # stream, calls would arrive in pairs at the same instant and wait nearly twice
+    # as long as Erlang C says (0.33 mean works instead of 0.18): the interval of
+    # this run rules out anything 1.5 times Erlang C.
+    wait = fidelity.mmc_agreement(4, 0.6, loads=2, calls=40_000, seed=1)["wait"]
+    assert abs(wait.simulated - wait.predicted) <= wait.half_width, wait
+    assert wait.simulated + wait.half_width < 1.5 * wait.predicted, wait
+
+
+def test_identical_loads_and_client_groups_never_arrive_together():
+    from resilience_lab import World
+
+    world = World(seed=2)
+    world.service("S", workers=1000, latency=0.01)
+    world.service("T", workers=1000, latency=0.01)
+    world.load("S", rate=50)
+    world.load("S", rate=50)
+    world.clients("T", 3, think_time=0.2)
+    world.clients("T", 3, think_time=0.2)
+    result = world.run(until=10)
+    for name in ("S", "T"):
+        starts = result.start[result.calls_to(name)]
+        assert len(starts) > 200
+        assert len(np.unique(starts)) == len(starts), name  # no two calls at one instant
+
+
+def test_a_split_load_repeats_with_its_seed():
+    first = fidelity.mmc_agreement(4, 0.6, calls=3000, loads=3, seed=5)["wait"]
+    again = fidelity.mmc_agreement(4, 0.6, calls=3000, loads=3, seed=5)["wait"]
+    other = fidelity.mmc_agreement(4, 0.6, calls=3000, loads=3, seed=6)["wait"]
+    assert first == again
+    assert first.simulated != other.simulated
+
+
+# -- the caller's view and the callee's ---------------------------------------------------
+@pytest.fixture(scope="module")
+def abandoning_run():
+    # A gives up on B after 50 ms: about one call in eight is abandoned while B keeps it.
+    return fidelity.little_world(rate=150.0, timeout=0.05).run(until=60.0)
+
+
+def test_once_callers_give_up_littles_law_holds_for_the_callee_not_the_callers_records(abandoning_run):
+    from resilience_lab import Outcome
+
+    to_b = abandoning_run.calls_to("B")
+    assert np.mean(abandoning_run.outcome[to_b] == Outcome.TIMEOUT) > 0.08
+    caller = fidelity.little_agreement(abandoning_run, "B")
+    # The caller's record of an abandoned call ends at the timeout; B still holds it.
+    assert caller.simulated > caller.predicted + caller.half_width, caller
+    callee = fidelity.little_agreement(abandoning_run, "B", view="callee")
+    assert abs(callee.simulated - callee.predicted) <= callee.half_width, callee
+    assert callee.half_width < 0.05 * callee.predicted
+
+
+def test_both_views_agree_while_every_caller_waits(little_run):
+    for service in ("A", "B"):
+        caller = fidelity.little_agreement(little_run, service)
+        callee = fidelity.little_agreement(little_run, service, view="callee")
+        assert callee.predicted == pytest.approx(caller.predicted, rel=1e-6)
+
+
+def test_little_agreement_names_a_bad_view(little_run):
+    with pytest.raises(ValueError, match="view must be 'caller' or 'callee', got 'server'"):
+        fidelity.little_agreement(little_run, "A", view="server")
+
+
+# -- 4. Overload collapse (Bronson et al., HotOS 2021) ------------------------------------
+@pytest.fixture(scope="module")
+def metastable():
+    # The very runs the appendix shows (same function, same defaults, same seed).
+    return fidelity.metastable_runs()
+
+
+def test_the_appendix_shows_these_runs():
+    import nbformat
+
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "90-appendix-simulator-fidelity.ipynb"
+    code = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    assert "runs = fidelity.metastable_runs()" in code
+    assert any("fidelity.plot_metastable(runs)" in source for source in code)
+
+
+def test_every_run_is_healthy_before_the_trigger(metastable):
+    for title, result in metastable.items():
+        before = fidelity.load_report(result, since=3.0, until=fidelity.METASTABLE_OUTAGE[0])
+        assert before.goodput > 0.97 * before.requests, title
+        assert before.offered < 1.03 * before.requests and before.queued < 60, title
+
+
+def test_without_a_trigger_280_requests_a_second_run_for_ever(metastable):
+    after = fidelity.load_report(metastable["no outage"])
+    assert 260 < after.requests < 300
+    assert after.goodput > 0.97 * after.requests and after.wasted_share == 0.0
+    _, _, queued, _ = metastable["no outage"].pool("db")
+    assert queued.max() <= 60  # it never even slows down
+
+
+def test_with_one_retry_it_stays_down_long_after_the_trigger(metastable):
+    result = metastable["outage, one retry"]
+    after = fidelity.load_report(result)  # 20 to 40 s after the network came back
+    assert 1.8 * after.requests < after.offered < 2.1 * after.requests  # the load about doubles
+    assert after.goodput < 0.02 * after.requests  # goodput near zero
+    assert after.wasted_share > 0.95  # the database works for clients that have gone
+    times, _, queued, _ = result.pool("db")
+    assert queued[-1] > queued[np.searchsorted(times, 40.0)] > 1000  # and it only gets worse
+    back = fidelity.load_report(result, since=fidelity.METASTABLE_OUTAGE[1], until=fidelity.METASTABLE_OUTAGE[1] + 1)
+    assert back.offered > 1.5 * 300  # the network is back: far more than the 300 a second it can do
+
+
+def test_without_the_slowdown_the_same_trigger_passes(metastable):
+    result = metastable["outage, one retry, no slowdown"]
+    after = fidelity.load_report(result)
+    assert after.goodput > 0.97 * after.requests and after.offered < 1.03 * after.requests
+    times, _, queued, _ = result.pool("db")
+    assert queued[times >= 20.0].max() > 60  # a backlog built up after the outage...
+    assert queued[times >= 40.0].max() < 60  # ...and drained within 20 s
+
+
+def test_a_ten_percent_retry_budget_recovers(metastable):
+    result = metastable["outage, 10% retry budget"]
+    after = fidelity.load_report(result)
+    assert after.goodput > 0.97 * after.requests and after.offered < 1.03 * after.requests
+    _, _, queued, _ = result.pool("db")
+    assert queued.max() < 60  # the work never slows down
+    start, end = fidelity.METASTABLE_OUTAGE
+    during = fidelity.load_report(result, since=start, until=end)
+    storm = fidelity.load_report(metastable["outage, one retry"], since=start, until=end)
+    assert during.offered - during.requests < 0.2 * during.requests  # retries within the budget
+    assert storm.offered - storm.requests > 0.8 * storm.requests  # against one retry per request
+    # The first timeouts come 1 s into the outage; a second later the budget is spent.
+    late = fidelity.load_report(result, since=start + 2.0, until=end)
+    assert late.offered < 1.1 * late.requests
+
+
+def test_the_collapse_is_not_one_seeds_accident():
+    for seed in (2, 3):
+        down = fidelity.load_report(fidelity.metastable_world(seed=seed).run(fidelity.METASTABLE_UNTIL))
+        assert down.goodput < 0.02 * down.requests and down.offered > 1.8 * down.requests, seed
+        budget = fidelity.metastable_world(seed=seed, budget=fidelity.RetryBudget(0.1, 10.0, 0.0))
+        up = fidelity.load_report(budget.run(fidelity.METASTABLE_UNTIL))
+        assert up.goodput > 0.97 * up.requests, seed

@@ -135,9 +135,70 @@ def test_a_timeout_inside_the_retry_is_retried():
     assert len(result.arrivals["B"]) > result.calls_to("B").sum()
 
 
-def test_contention_reproduces_brookers_shape_at_100_clients():
-    runs = {j: np.mean([lesson.contention(100, j, seed=s) for s in range(3)], axis=0)
-            for j in ("none", "full", "equal")}
-    assert runs["full"][0] < 0.5 * runs["none"][0]  # jitter more than halves the calls
-    assert runs["equal"][1] > runs["full"][1]  # Equal takes longer than Full
-    assert math.isclose(runs["full"][0], runs["equal"][0], rel_tol=0.15)
+def test_contention_starts_the_backoff_exponent_at_one_as_brookers_simulator():
+    seen = []
+
+    class Recording(Backoff):
+        def delay(self, retry, rng, previous=None):
+            seen.append(retry)
+            return super().delay(retry, rng, previous)
+
+    kept = lesson.Backoff
+    lesson.Backoff = Recording
+    try:
+        lesson.contention(10, "none", seed=1)
+        first = seen[0]
+        seen.clear()
+        lesson.contention(10, "none", seed=1, first_exponent=0)
+    finally:
+        lesson.Backoff = kept
+    assert first == 1 and seen[0] == 0
+
+
+@pytest.fixture(scope="module")
+def brooker_at_100():
+    # The very runs the lesson's sweep makes at 100 clients (same seeds, same 5 runs).
+    return lesson.at_clients(lesson.brooker_sweep(clients=(100,), progress=False), 100)
+
+
+def test_contention_reproduces_brookers_shape_at_100_clients(brooker_at_100):
+    calls = {name: row["calls"] for name, row in brooker_at_100.items()}
+    seconds = {name: row["seconds"] for name, row in brooker_at_100.items()}
+    plain = calls["no jitter"]
+    assert calls["Full Jitter"] < 0.5 * plain and calls["Equal Jitter"] < 0.5 * plain
+    assert 0.5 * plain < calls["Decorrelated Jitter"] < 0.6 * plain  # not quite halved
+    assert math.isclose(calls["Full Jitter"], calls["Equal Jitter"], rel_tol=0.1)
+    assert seconds["Equal Jitter"] > seconds["Full Jitter"]
+    assert 1.15 < calls["Decorrelated Jitter"] / calls["Full Jitter"] < 1.35  # "about a quarter more"
+    assert max(seconds.values()) == seconds["no jitter"]
+
+
+def test_decorrelated_finishes_sooner_than_full_up_to_100_clients_and_later_beyond():
+    table = lesson.brooker_sweep(jitters=("full", "decorrelated"), progress=False)  # the lesson's runs
+    clients, full, decorrelated = table["full"]["clients"], table["full"]["seconds"], table["decorrelated"]["seconds"]
+    assert np.all((decorrelated < full)[clients <= 100])
+    assert np.all((decorrelated > full)[clients > 100])
+
+
+def test_lesson_5_quotes_the_shares_its_own_sweep_measures(brooker_at_100):
+    import re
+
+    import nbformat
+
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "05-retries.ipynb"
+    text = {c.id: c.source for c in nbformat.read(path, as_version=4).cells}["cell-08"]
+    plain = brooker_at_100["no jitter"]["calls"]
+    shares = [round(100 * brooker_at_100[name]["calls"] / plain)
+              for name in ("Full Jitter", "Equal Jitter", "Decorrelated Jitter")]
+    assert [int(n) for n in re.findall(r"(\d+)%", text)] == shares
+    assert "any jitter cuts the calls by more than half" not in text
+    setup = {c.id: c.source for c in nbformat.read(path, as_version=4).cells}["cell-05"]
+    assert "exponent starts at 1" in setup
+
+
+def test_the_transient_errors_are_the_ones_the_docstring_names():
+    assert TRANSIENT == {"timeout", "connection", 429, 502, 503, 504}
+    assert all(is_transient(e) for e in TRANSIENT)
+    assert not any(is_transient(e) for e in (400, 404, 500, "rejected"))

@@ -295,3 +295,39 @@ def test_a_call_path_that_drops_the_outcome_is_named_not_counted_as_ok():
     world.protect("A", "B", Dropping())
     with pytest.raises(ValueError, match="a call from A to B ended with None, not an Outcome"):
         world.run(until=2)
+
+
+# -- the waiting line ------------------------------------------------------------------
+class _Counted:
+    """A stand-in request that counts how often it is compared with another."""
+
+    comparisons = 0
+
+    def __eq__(self, other):
+        _Counted.comparisons += 1
+        return self is other
+
+    __hash__ = object.__hash__
+
+
+def test_a_call_leaves_the_middle_of_a_long_queue_without_a_scan():
+    # Tearing down a run that ends with N calls queued removes each of them once:
+    # a line that scans to remove costs N^2 / 2 comparisons in all. The world's
+    # line removes from anywhere with (almost) no comparison, and keeps the order.
+    import simpy
+
+    from resilience_lab.world.service import WaitingLine, WorkerPool
+
+    assert isinstance(WorkerPool(simpy.Environment(), 1).put_queue, WaitingLine)  # the world uses it
+    line = WaitingLine()
+    requests = [_Counted() for _ in range(10_000)]
+    for request in requests:
+        line.append(request)
+    _Counted.comparisons = 0
+    for request in requests[5_000:5_100] + requests[-100:]:
+        line.remove(request)
+    assert _Counted.comparisons <= 10  # a list would make about 1.5 million here
+    assert len(line) == 9_800
+    assert line[0] is requests[0] and line.pop(0) is requests[0]
+    assert list(line)[4_998:5_000] == [requests[4_999], requests[5_100]]
+

@@ -20,6 +20,11 @@ appendix notebook plots them.
 3. **Lesson 1's limit.** A pool of ``N`` workers, each held ``W`` seconds per
    call, finishes at most ``N / W`` calls per second, however much is offered.
 
+And one case study that theory does not reduce to a formula: **overload
+collapse** (:func:`metastable_world`), Bronson et al.'s retry storm, which the
+simulator must reproduce qualitatively: it stays down after its trigger has
+gone, and a retry budget prevents that.
+
 A simulated mean is itself random, so each agreement comes with a confidence
 interval from **batch means**: cut the run (after a warm-up) into ``batches``
 consecutive pieces, take each piece's mean, and treat those means as roughly
@@ -38,8 +43,10 @@ from matplotlib.figure import Figure
 from scipy.special import stdtrit  # Student's t quantile; scipy.stats would cost 60 MB more
 
 from ..outcomes import Outcome
-from ..figures.run import COLOURS
-from ..world import Exponential, World
+from ..figures.run import COLOURS, FAULT_COLOUR
+from ..patterns.retry import Backoff, Retry, RetryBudget
+from ..patterns.timeout import Timeout
+from ..world import CLIENT, Exponential, SlowerUnderLoad, World
 from . import cascading
 
 
@@ -98,11 +105,17 @@ class RecordedExponential(Exponential):
         return seconds
 
 
-def mmc_world(c: int, rho: float, *, mean_service: float = 1.0, seed: int = 1) -> World:
-    """One service ``S`` with ``c`` workers and exponential work, Poisson load at ``rho * c * mu``."""
+def mmc_world(c: int, rho: float, *, mean_service: float = 1.0, seed: int = 1, loads: int = 1) -> World:
+    """One service ``S`` with ``c`` workers and exponential work, Poisson load at ``rho * c * mu``.
+
+    ``loads``: split that load into this many identical ``load()`` calls. Poisson
+    streams add up to one Poisson stream of the summed rate, so the queue is the
+    same M/M/c, provided each load draws its own arrivals.
+    """
     world = World(seed=seed, sample_every=10.0 * mean_service)
     world.service("S", workers=c, latency=RecordedExponential(mean_service))
-    world.load("S", rate=rho * c / mean_service)
+    for _ in range(loads):
+        world.load("S", rate=rho * c / mean_service / loads)
     return world
 
 
@@ -111,7 +124,7 @@ MMC_CALLS = {0.5: 8_000, 0.65: 10_000, 0.8: 16_000, 0.9: 25_000, 0.95: 40_000}
 
 
 def mmc_agreement(c: int, rho: float, *, calls: int | None = None, warmup: float = 0.1,
-                  batches: int = 10, level: float = 0.999, seed: int = 1) -> dict:
+                  batches: int = 10, level: float = 0.999, seed: int = 1, loads: int = 1) -> dict:
     """Simulated M/M/c waits against Erlang C (time unit: the mean work).
 
     Returns ``{"wait": Agreement, "p_wait": Agreement}``: the mean wait in the
@@ -122,11 +135,12 @@ def mmc_agreement(c: int, rho: float, *, calls: int | None = None, warmup: float
     first come, first served, so the k-th call to arrive is the k-th to get a
     worker and draws the k-th amount of work: the wait is measured exactly, not
     estimated. The first ``warmup`` share of the calls (the queue starting empty)
-    is dropped. ``calls`` defaults to :data:`MMC_CALLS` for the nearest ``rho``.
+    is dropped. ``calls`` defaults to :data:`MMC_CALLS` for the nearest ``rho``;
+    ``loads`` splits the arrivals over that many identical loads (see :func:`mmc_world`).
     """
     if calls is None:
         calls = MMC_CALLS[min(MMC_CALLS, key=lambda r: abs(r - rho))]
-    world = mmc_world(c, rho, seed=seed)
+    world = mmc_world(c, rho, seed=seed, loads=loads)
     result = world.run(until=calls / (rho * c))
     drawn = np.array(world.services["S"].latency.drawn)
     order = np.argsort(result.start, kind="stable")
@@ -155,17 +169,22 @@ def erlang_table(pools=(1, 4, 16), rhos=(0.5, 0.8, 0.9, 0.95), *, scale: float =
 
 
 # -- 2. Little's law ---------------------------------------------------------------
-def little_world(*, rate: float = 150.0, seed: int = 3) -> World:
-    """Two services with real queues: the load calls A (8 workers), A calls B (4 workers)."""
+def little_world(*, rate: float = 150.0, seed: int = 3, timeout: float | None = None) -> World:
+    """Two services with real queues: the load calls A (8 workers), A calls B (4 workers).
+
+    ``timeout``: if given, A stops waiting for B after that many seconds (B goes on).
+    """
     world = World(seed=seed, sample_every=0.01)
     world.service("B", workers=4, latency=Exponential(0.02))
     world.service("A", workers=8, latency=Exponential(0.01), calls=["B"])
     world.load("A", rate=rate)
+    if timeout is not None:
+        world.protect("A", "B", Timeout(timeout))
     return world
 
 
-def little_agreement(result, service: str, *, warmup: float = 5.0, batches: int = 10,
-                     level: float = 0.999) -> Agreement:
+def little_agreement(result, service: str, *, view: str = "caller", warmup: float = 5.0,
+                     batches: int = 10, level: float = 0.999) -> Agreement:
     """``L`` (mean busy + queued, from the samples) against ``lambda W`` (from the records).
 
     The time after ``warmup`` is cut into ``batches`` windows, leaving the last
@@ -174,11 +193,25 @@ def little_agreement(result, service: str, *, warmup: float = 5.0, batches: int 
     the service of the calls that arrived in it, divided by the window's length
     (the measured arrival rate times their mean time). The interval is on the
     per-window difference.
+
+    ``view`` says whose records give each call's time: ``"caller"`` (the default:
+    the call records, which end when the caller has its answer *or gives up*) or
+    ``"callee"`` (the service's own visits, which end when the call leaves it).
+    While every caller waits for its answers the two are the same. Once callers
+    time out they are not: the caller's record ends at the timeout while the
+    service keeps the call in its queue or at work, so the samples' ``L`` is
+    larger than the caller's ``lambda W``. The law still holds, for the callee.
     """
+    if view not in ("caller", "callee"):
+        raise ValueError(f"view must be 'caller' or 'callee', got {view!r}")
     times, busy, queued, _ = result.pool(service)
     inside = busy + queued
-    calls = result.calls_to(service)
-    start, latency = result.start[calls], result.latency[calls]
+    if view == "caller":
+        calls = result.calls_to(service)
+        start, latency = result.start[calls], result.latency[calls]
+    else:
+        visits = result.visits[service]
+        start, latency = visits[:, 0], visits[:, 1] - visits[:, 0]
     edges = np.linspace(warmup, 0.95 * result.until, batches + 1)
     ls, lws = [], []
     for low, high in zip(edges[:-1], edges[1:]):
@@ -215,6 +248,100 @@ def saturation_agreement(workers: int, extra: float, *, rate: float | None = Non
     result = world.run(until=2.0 + window)
     measured = cascading.measured_throughput(result, "A", since=2.0, until=2.0 + window)
     return Agreement(measured, workers / window, limit)
+
+
+# -- 4. Overload collapse: a metastable failure --------------------------------------
+#: The trigger: a network outage (no answer gets through) from 10 s to 20 s.
+METASTABLE_OUTAGE = (10.0, 20.0)
+#: Where the runs are judged: the last 20 s of a 60 s run, 20 s after the trigger ended.
+METASTABLE_UNTIL, METASTABLE_AFTER = 60.0, 40.0
+
+
+def metastable_world(*, budget: RetryBudget | None = None, slowdown: float = 10.0, rate: float = 280.0,
+                     seed: int = 1, outage=METASTABLE_OUTAGE) -> World:
+    """Bronson et al.'s retry storm (HotOS 2021), as a world.
+
+    A database ``db`` of 30 workers does 0.1 s of work per query (300 queries a
+    second at most), ``slowdown`` times longer while more than 60 queries wait
+    (:class:`~resilience_lab.world.latency.SlowerUnderLoad`). Clients send
+    ``rate`` queries a second (280: 93% busy), give up after 1 s and retry once,
+    at once (1 ms later), within ``budget`` if one is given (a
+    :class:`~resilience_lab.patterns.retry.RetryBudget`). The trigger: a network
+    outage, ``outage`` = (start, end) in ``hang`` mode (``None``: no trigger).
+    ``slowdown=1`` turns the load-dependent work off.
+    """
+    world = World(seed=seed, sample_every=0.25)
+    work = SlowerUnderLoad(0.1, factor=slowdown, backlog=60)
+    world.service("db", workers=30, latency=work)
+    world.load("db", rate=rate)
+    world.protect(CLIENT, "db", Retry(2, Backoff("none", 0.001, 0.001), budget=budget), Timeout(1.0))
+    if outage is not None:
+        world.inject_outage("db", mode="hang", start=outage[0], end=outage[1])
+    return world
+
+
+def metastable_runs(*, until: float = METASTABLE_UNTIL, seed: int = 1) -> dict:
+    """The appendix's four runs of :func:`metastable_world`, ``{title: RunResult}``:
+    no trigger; the trigger with one retry; the same without the slowdown; the
+    trigger with a retry budget of 10% (over 10 s, no floor)."""
+    worlds = {
+        "no outage": metastable_world(outage=None, seed=seed),
+        "outage, one retry": metastable_world(seed=seed),
+        "outage, one retry, no slowdown": metastable_world(slowdown=1.0, seed=seed),
+        "outage, 10% retry budget": metastable_world(budget=RetryBudget(0.1, 10.0, 0.0), seed=seed),
+    }
+    return {title: world.run(until) for title, world in worlds.items()}
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a window of a :func:`metastable_world` run looked like, per second:
+    requests the clients sent, attempts that reached the database (retries
+    included: the offered load), ``ok`` answers the clients got (goodput), the
+    share of the database's work done for clients that had given up, and its
+    mean queue."""
+
+    requests: float
+    offered: float
+    goodput: float
+    wasted_share: float
+    queued: float
+
+
+def load_report(result, since: float = METASTABLE_AFTER, until: float | None = None) -> LoadReport:
+    """A :class:`LoadReport` of ``result`` over ``[since, until)`` (default: to the end).
+
+    Requests are counted by when they started, goodput by when the answer came,
+    attempts by when they reached the database (its callee's view), wasted work
+    by when each query left it."""
+    until = result.until if until is None else until
+    seconds = until - since
+    requests = result.calls_to("db", CLIENT)
+    inside = (result.start >= since) & (result.start < until)
+    answered = (result.end >= since) & (result.end < until) & (result.outcome == Outcome.OK)
+    attempts = result.arrivals["db"]
+    visits = result.visits["db"]
+    left = (visits[:, 1] >= since) & (visits[:, 1] < until)
+    work = visits[left, 2].sum()
+    times, _, queued, _ = result.pool("db")
+    return LoadReport(
+        requests=np.count_nonzero(requests & inside) / seconds,
+        offered=np.count_nonzero((attempts >= since) & (attempts < until)) / seconds,
+        goodput=np.count_nonzero(requests & answered) / seconds,
+        wasted_share=float(visits[left, 3].sum() / work) if work else 0.0,
+        queued=float(queued[(times >= since) & (times < until)].mean()),
+    )
+
+
+def metastable_rows(runs: dict, since: float = METASTABLE_AFTER) -> str:
+    """The runs' :func:`load_report` after ``since`` as aligned text."""
+    lines = [f"{'run':<32} {'requests/s':>10} {'offered/s':>10} {'goodput/s':>10} {'work wasted':>12} "
+             f"{'queued':>8}"]
+    for title, result in runs.items():
+        r = load_report(result, since)
+        lines.append(f"{title:<32} {r.requests:>10.0f} {r.offered:>10.0f} {r.goodput:>10.0f} "
+                     f"{r.wasted_share:>12.0%} {r.queued:>8.0f}")
+    return "\n".join(lines)
 
 
 # -- the appendix's cases ------------------------------------------------------------
@@ -304,6 +431,40 @@ def plot_little(points: dict, *, size=(5.2, 4.4)) -> Figure:
     ax.set_ylim(0, top)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
+    return fig
+
+
+def plot_metastable(runs: dict, *, bucket: float = 1.0, size=(10, 6.6)) -> Figure:
+    """Each :func:`metastable_runs` run over time, the outage shaded: attempts
+    reaching the database per second (top; dotted: the requests the clients
+    send), ``ok`` answers per second (middle), and the database's queue (bottom)."""
+    fig = Figure(figsize=size, dpi=80, layout="constrained")
+    offered, good, queue = fig.subplots(3, 1, sharex=True)
+    for i, (title, result) in enumerate(runs.items()):
+        colour = COLOURS[i % len(COLOURS)]
+        mid = np.arange(int(np.ceil(result.until / bucket))) * bucket + bucket / 2
+        offered.plot(mid, result.callee("db", bucket).arrivals, color=colour, lw=2, label=title)
+        good.plot(mid, result.summary("db", bucket, caller=CLIENT).goodput, color=colour, lw=2)
+        times, _, queued, _ = result.pool("db")
+        queue.plot(times, queued, color=colour, lw=1.5)
+    first = next(iter(runs.values()))
+    sent = first.summary("db", bucket, caller=CLIENT).started
+    offered.plot(mid, sent, color="black", lw=1, ls=":", label="requests the clients send")
+    outages = {(f.start, min(f.end, r.until)) for r in runs.values() for f in r.faults}
+    for ax in (offered, good, queue):
+        for start, end in outages:
+            ax.axvspan(start, end, color=FAULT_COLOUR, alpha=0.18, lw=0)
+        ax.grid(True, alpha=0.3)
+    offered.set_ylabel("attempts / s\nreaching the database")
+    good.set_ylabel("ok answers / s\n(goodput)")
+    queue.set_ylabel("queries waiting")
+    queue.set_yscale("symlog", linthresh=10)
+    queue.set_ylim(bottom=0)
+    queue.axhline(60, color="black", lw=0.8, ls="--")
+    queue.text(0.3, 60, "above 60 waiting, work takes ten times longer", va="bottom", fontsize=8)
+    queue.set_xlabel("simulated time (s)   (shaded: the network outage, the trigger)")
+    fig.legend(*offered.get_legend_handles_labels(), loc="outside upper center", ncols=3, fontsize=8,
+               frameon=False)
     return fig
 
 

@@ -7,7 +7,8 @@ Four experiments, each a function that returns numbers and one that plots them:
 2. **Brooker's contention** (:func:`contention`, :func:`brooker_sweep`): clients
    that each write one row once, with optimistic concurrency: read the
    version, write if it has not changed, else back off and try again. Network
-   delay ``|N(10 ms, 2 ms)|`` each way, base 5 ms, cap 2 s, 10 to 190 clients.
+   delay ``|N(10 ms, 2 ms)|`` each way, base 5 ms, cap 2 s, 10 to 190 clients,
+   backoff exponent from 1 as in his simulator (first delay from 10 ms).
    Counts the writes (calls) and the time until the last client is done.
 3. **The thundering herd** (:func:`herd_world`): 500 requests fail together
    while a database is down; without jitter their retries stay together and hit
@@ -80,13 +81,20 @@ def plot_schedules(base=0.1, cap=5.0, retries=8, draws=300, seed=1):
 
 
 # -- 2. Brooker's contention ----------------------------------------------------
-def contention(clients, jitter, *, seed=0, base=0.005, cap=2.0, net=(0.010, 0.002)):
+def contention(clients, jitter, *, seed=0, base=0.005, cap=2.0, net=(0.010, 0.002), first_exponent=1):
     """One run of Brooker's simulation in SimPy: ``(calls, seconds)``.
 
     Every client reads the row's version, sends a write that succeeds only if
     the version is still the same, and on failure backs off with ``jitter``
     and starts over. Each message takes ``|N(net)|`` seconds. ``calls`` counts
     the writes of all clients; ``seconds`` is when the last client finished.
+
+    ``first_exponent``: the exponent of the first backoff. Brooker's published
+    simulator counts a failed attempt before it backs off, so its first delay is
+    drawn from ``min(cap, base * 2**1)``; 1 (the default) matches it. With 0
+    (the convention of :class:`~resilience_lab.patterns.retry.Backoff`, retry
+    number 0 first), every delay is half as long. Decorrelated Jitter ignores
+    the exponent.
     """
     env = simpy.Environment()
     rng = random.Random(f"contention/{clients}/{jitter}/{seed}")
@@ -109,7 +117,7 @@ def contention(clients, jitter, *, seed=0, base=0.005, cap=2.0, net=(0.010, 0.00
             if won:
                 row["done"] = max(row["done"], env.now)
                 return
-            previous = backoff.delay(retry, rng, previous)
+            previous = backoff.delay(retry + first_exponent, rng, previous)
             retry += 1
             yield env.timeout(previous + abs(gauss(mean, sd)))  # back off, then read again
 
@@ -122,11 +130,12 @@ def contention(clients, jitter, *, seed=0, base=0.005, cap=2.0, net=(0.010, 0.00
 BROOKER_CLIENTS = (10, 40, 70, 100, 130, 160, 190)
 
 
-def brooker_sweep(clients=BROOKER_CLIENTS, jitters=JITTERS, runs=5, progress=True):
+def brooker_sweep(clients=BROOKER_CLIENTS, jitters=JITTERS, runs=5, progress=True, first_exponent=1):
     """Mean calls and completion time per number of clients, for each scheme.
 
     Returns ``{jitter: {"clients": array, "calls": array, "seconds": array}}``,
-    each point the mean of ``runs`` seeded runs. Shows a progress bar.
+    each point the mean of ``runs`` seeded runs of :func:`contention` (with
+    ``first_exponent``, 1 as in Brooker's simulator). Shows a progress bar.
     """
     from tqdm.auto import tqdm
 
@@ -134,7 +143,7 @@ def brooker_sweep(clients=BROOKER_CLIENTS, jitters=JITTERS, runs=5, progress=Tru
     steps = tqdm(total=len(clients) * len(jitters), desc="simulating", disable=not progress, leave=False)
     for n in clients:
         for jitter in jitters:
-            runs_ = np.array([contention(n, jitter, seed=s) for s in range(runs)])
+            runs_ = np.array([contention(n, jitter, seed=s, first_exponent=first_exponent) for s in range(runs)])
             table[jitter]["calls"].append(runs_[:, 0].mean())
             table[jitter]["seconds"].append(runs_[:, 1].mean())
             steps.update()

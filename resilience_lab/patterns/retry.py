@@ -122,8 +122,10 @@ class Backoff:
 
 
 def is_transient(error) -> bool:
-    """True for errors that may go away by themselves: ``"timeout"``,
-    ``"connection"``, 503 and 429. False for everything else (400, 404, ...)."""
+    """True for the errors that may go away by themselves, ``TRANSIENT``:
+    ``"timeout"``, ``"connection"`` (refused or reset: the service, or the
+    instance the call reached, was down), 429, 502, 503 and 504. False for
+    everything else (400, 404, 500, ``"rejected"``, ...)."""
     return error in TRANSIENT
 
 

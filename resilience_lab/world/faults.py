@@ -8,6 +8,12 @@ cascade, if there is one, is the world's doing, not the fault's.
 Build them through the world (``world.inject_latency("B", 0.48, start=10)``) or
 directly and pass them to ``world.inject(fault)``.
 
+A fault acts on the calls that arrive while it is on, and on those the service
+already holds when it starts (see :mod:`resilience_lab.world.service`): an
+outage in ``fail`` mode ends them with the connection error, one in ``hang`` mode
+lets no answer out while it lasts, a killed instance loses what it held, added
+latency lengthens the work in progress from that moment.
+
 Several faults may overlap on one service; their effects combine:
 added latencies and jitters add up, error rates combine as independent causes
 (``1 - (1 - p1)(1 - p2)``), capacity losses add up (never below 0 workers).
@@ -67,7 +73,9 @@ class Fault:
 
 @dataclass(frozen=True, kw_only=True)
 class AddedLatency(Fault):
-    """Every call takes ``seconds`` longer, plus or minus up to ``jitter`` (uniform)."""
+    """Every call takes ``seconds`` longer, plus or minus up to ``jitter`` (uniform).
+
+    A call at work when the fault starts takes the extra from that moment."""
 
     seconds: float
     jitter: float = 0.0
@@ -97,7 +105,11 @@ class ErrorRate(Fault):
 @dataclass(frozen=True, kw_only=True)
 class Outage(Fault):
     """The service is down: calls fail at once (``mode="fail"``, connection
-    refused) or never get an answer (``mode="hang"``, a black hole)."""
+    refused) or never get an answer (``mode="hang"``, a black hole).
+
+    Calls it already holds when the outage starts end at once with the
+    connection error (``fail``), or get no answer while the outage lasts
+    (``hang``: an answer due inside the outage is lost; one due after it arrives)."""
 
     mode: str = FAIL
 
@@ -124,7 +136,10 @@ class LostCapacity(Fault):
 
 @dataclass(frozen=True, kw_only=True)
 class KilledInstance(Fault):
-    """One instance (numbered from 0) is dead: its share of the calls fails or hangs."""
+    """One instance (numbered from 0) is dead: its share of the calls fails or hangs.
+
+    It loses the calls it held when it died: they end at once with the
+    connection error (``fail``) or never get an answer (``hang``)."""
 
     instance: int = 0
     mode: str = FAIL

@@ -1,20 +1,31 @@
 """What a run measured, as numpy arrays, and the summaries lessons plot.
 
-A run keeps two kinds of data:
+A run keeps three kinds of data:
 
-- **calls**: one record per call, written by the caller when the answer (or a
-  timeout, a rejection, ...) comes back: which service was called, by whom
-  (``"client"`` for the load), when it started and ended, and its
-  :class:`~resilience_lab.outcomes.Outcome`. Calls still in flight when the run
-  ends are recorded as ``unfinished`` with ``end`` = the end of the run.
+- **calls**, the *caller's view*: one record per call, written by the caller
+  when the answer (or a timeout, a rejection, ...) comes back: which service was
+  called, by whom (``"client"`` for the load), when it started and ended, and
+  its :class:`~resilience_lab.outcomes.Outcome`. Calls still in flight when the
+  run ends are recorded as ``unfinished`` with ``end`` = the end of the run.
+  After a timeout the record ends when the caller gives up, though the callee
+  may go on working on the call for much longer; a retried request is one record
+  however many attempts it took.
+- **visits**, the *callee's view*: for each service, every call it took in
+  (retries included; not the ones it refused or lost at the door): when it
+  arrived, when it left (its worker released, or its place in the queue given
+  up), the seconds of its own work the service did on it, and how much of that
+  was wasted, done for a caller that had given up by the time the call left.
 - **samples**: every ``sample_every`` seconds, for each service, how many
   workers are busy, how many calls wait in its queue, and its capacity.
 
 :meth:`RunResult.summary` cuts one service's calls into time buckets (by the
-time each call *ended*) and gives, per bucket: throughput (finished calls per
-second), goodput (``ok`` calls per second), error rate (share of finished calls
-that were not ``ok``), and the p50, p95 and p99 latency in seconds (numpy's
-linear-interpolation percentiles; ``nan`` where a bucket has no call).
+time each call *ended*) and gives, per bucket: throughput (calls finished per
+second, *failures included*), goodput (``ok`` calls per second), error rate
+(share of finished calls that were not ``ok``), and the p50, p95 and p99 latency
+in seconds (numpy's linear-interpolation percentiles; ``nan`` where a bucket has
+no call). Throughput is not goodput: a service that fails every call at once
+has a high throughput. :meth:`RunResult.callee` gives the callee's view per
+bucket: attempts that reached the service, its work and its wasted work.
 """
 
 from __future__ import annotations
@@ -30,24 +41,46 @@ CLIENT = "client"
 
 @dataclass
 class Summary:
-    """Per-bucket figures for one service; every array has one entry per bucket."""
+    """Per-bucket figures for one service, as its callers saw the calls; every
+    array has one entry per bucket."""
 
     service: str
     bucket: float
     time: np.ndarray  # start of each bucket
-    started: np.ndarray  # calls started per second (offered load)
-    throughput: np.ndarray
-    goodput: np.ndarray
+    started: np.ndarray  # calls started per second (offered load; a retried request counts once)
+    throughput: np.ndarray  # calls finished per second, whatever their outcome: NOT goodput
+    goodput: np.ndarray  # calls that ended ok per second
     error_rate: np.ndarray
     p50: np.ndarray
     p95: np.ndarray
     p99: np.ndarray
 
 
-class RunResult:
-    """The measurements of one run of a :class:`~resilience_lab.world.World`."""
+@dataclass
+class CalleeSummary:
+    """Per-bucket figures for one service, as the service itself saw its calls
+    (see :meth:`RunResult.callee`); every array has one entry per bucket."""
 
-    def __init__(self, *, services, records, sample_times, samples, faults, until, seed):
+    service: str
+    bucket: float
+    time: np.ndarray  # start of each bucket
+    arrivals: np.ndarray  # attempts that reached the service per second (retries, refused and lost ones included)
+    work: np.ndarray  # seconds of its own work done per second: the workers it kept at work, on average
+    wasted: np.ndarray  # of which for calls whose caller had given up
+
+
+class RunResult:
+    """The measurements of one run of a :class:`~resilience_lab.world.World`.
+
+    ``records`` are the caller's view of each call, ``visits`` the callee's
+    (``{service: array of (arrived, left, worked, wasted)}``); see the module
+    docstring. The world also sets ``arrivals`` (``{service: array of the times
+    every attempt reached it}``), ``work`` and ``wasted`` (``{service: seconds}``
+    of its own work in all, and of it for callers that had given up) and
+    ``events`` (such as a breaker's state changes).
+    """
+
+    def __init__(self, *, services, records, sample_times, samples, faults, until, seed, visits=None):
         self.services = list(services)
         self.until = float(until)
         self.seed = seed
@@ -66,6 +99,17 @@ class RunResult:
         self.busy = data[:, :, 0]
         self.queued = data[:, :, 1]
         self.capacity = data[:, :, 2]
+        self._visits = visits or {}
+        self._visit_arrays = None
+
+    @property
+    def visits(self) -> dict:
+        """``{service: array of (arrived, left, worked, wasted)}``, one row per call
+        the service took in (made into arrays when first asked for)."""
+        if self._visit_arrays is None:
+            self._visit_arrays = {name: np.array(self._visits.get(name, ()), dtype=float).reshape(-1, 4)
+                                  for name in self.services}
+        return self._visit_arrays
 
     # -- selecting ------------------------------------------------------------
     def index_of(self, service: str) -> int:
@@ -132,6 +176,23 @@ class RunResult:
             p95=quantiles[:, 1],
             p99=quantiles[:, 2],
         )
+
+    def callee(self, service: str, bucket: float = 1.0) -> CalleeSummary:
+        """The callee's view of ``service`` per bucket: attempts arriving (by
+        arrival time), and its work and wasted work (by the time each call left
+        the service), each per second."""
+        if not bucket > 0:
+            raise ValueError(f"bucket must be a number of seconds > 0, got {bucket!r}")
+        self.index_of(service)
+        n = max(1, int(np.ceil(self.until / bucket - 1e-9)))
+        arrivals = np.asarray(getattr(self, "arrivals", {}).get(service, ()), dtype=float)
+        came = np.bincount(np.minimum((arrivals // bucket).astype(int), n - 1), minlength=n)
+        visits = self.visits[service]
+        slot = np.minimum((visits[:, 1] // bucket).astype(int), n - 1)
+        work = np.bincount(slot, weights=visits[:, 2], minlength=n)
+        wasted = np.bincount(slot, weights=visits[:, 3], minlength=n)
+        return CalleeSummary(service=service, bucket=bucket, time=np.arange(n) * bucket,
+                             arrivals=came / bucket, work=work / bucket, wasted=wasted / bucket)
 
     def __repr__(self):
         return (

@@ -9,18 +9,18 @@ attempt shows in ``result.arrivals[target]``.
 What the core sees as the error of a failed attempt:
 
 - ``"timeout"``: the attempt timed out (a Timeout policy inside the retry);
-- ``"connection"``: an error from a service that is down (refused connection);
+- ``"connection"``: the target refused the connection (it, or the instance the
+  call went to, was down), or reset it by going down while it held the call;
 - otherwise the target's ``error_status`` (``world.service(..., error_status=404)``,
   503 by default);
 - ``"rejected"``: a local bulkhead or breaker refused it (never transient).
 
-Each route draws its jitter from its own ``random.Random``, seeded from the
-run's seed, the caller and the target.
+Each retry policy draws its jitter from its own ``random.Random`` (the run's
+stream for the route: seeded from the run's seed, the caller and the target;
+a second retry on the same route gets a stream of its own).
 """
 
 from __future__ import annotations
-
-import random
 
 from ..outcomes import USABLE, Outcome
 
@@ -35,26 +35,26 @@ class RetryPolicy:
 
     def wrap(self, run, caller, target, call):
         env, core = run.env, self.core
-        rng = random.Random(f"{run.seed}/retry/{caller}/{target}")
-        service = run.services[target]
-        status = service.spec.error_status
+        rng = run.stream(f"retry/{caller}/{target}")
+        status = run.services[target].spec.error_status
 
-        def error_of(outcome):
+        def error_of(outcome, ctx):
             if outcome == _TIMEOUT:
                 return "timeout"
             if outcome == _ERROR:
-                return "connection" if service.outage is not None else status
+                return "connection" if ctx.refused_by == target else status
             return "rejected"
 
         def with_retries(ctx):
             core.started(env.now)
             attempts, previous = 0, None
             while True:
+                ctx.refused_by = None  # this attempt's answer only
                 outcome = yield from call(ctx)
                 attempts += 1
                 if outcome in USABLE:
                     return outcome
-                delay = core.next_delay(error_of(outcome), attempts, env.now, rng, previous)
+                delay = core.next_delay(error_of(outcome, ctx), attempts, env.now, rng, previous)
                 if delay is None:
                     return outcome
                 previous = delay

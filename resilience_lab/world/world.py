@@ -11,9 +11,15 @@ to a widget. Each :meth:`World.run` builds a fresh SimPy environment.
 >>> world.inject_latency("B", 0.48, start=10, end=20)
 >>> result = world.run(until=30)
 
-Randomness: each service, load and client draws from its own
-``random.Random`` seeded from ``(seed, its name)``, so adding a service does not
-change the numbers another one draws.
+Randomness: every source of randomness in a run (each service, each load, each
+closed-loop client, each retrying route) draws from its own ``random.Random``,
+seeded from the world's seed and a key that names the source: the service's
+name, the load's service, rate and start, the client's group and number, the
+route. Adding a service does not change the numbers another one draws. Two
+sources whose keys coincide (two identical ``load()`` calls, two ``clients()``
+groups on one service) still get streams of their own: the second is seeded
+from the key and its rank (``#2``, ``#3``, ...), in the order the world lists
+them, so the same world and seed always give the same numbers.
 
 Each run deep-copies the world's policies, so a run starts from fresh objects.
 A thread lock inside a policy (a thread-safe breaker or permit counter, as
@@ -111,7 +117,9 @@ class World:
         """Add a service.
 
         ``workers``: workers per instance (a pool; calls beyond it queue).
-        ``latency``: seconds of its own work per call, or a distribution.
+        ``latency``: seconds of its own work per call, or a distribution
+        (:mod:`resilience_lab.world.latency`; ``SlowerUnderLoad`` makes the work
+        depend on how loaded the instance is).
         ``error_rate``: the probability that a call fails (0 to 1), before faults.
         ``calls``: names of the services each call calls, in order.
         ``instances``: identical instances behind a round-robin balancer.
@@ -192,7 +200,9 @@ class World:
         return self.inject(F.ErrorRate(service=service, rate=rate, start=start, end=end))
 
     def inject_outage(self, service, *, mode=F.FAIL, start=0.0, end=math.inf):
-        """``service`` is down: calls fail at once (``"fail"``) or hang (``"hang"``)."""
+        """``service`` is down: calls fail at once (``"fail"``) or hang (``"hang"``).
+        The calls it holds when it goes down end with the connection error
+        (``"fail"``) or get no answer while it lasts (``"hang"``)."""
         return self.inject(F.Outage(service=service, mode=mode, start=start, end=end))
 
     def remove_capacity(self, service, workers, *, start=0.0, end=math.inf):
@@ -200,7 +210,8 @@ class World:
         return self.inject(F.LostCapacity(service=service, workers=workers, start=start, end=end))
 
     def kill_instance(self, service, instance=0, *, mode=F.FAIL, start=0.0, end=math.inf):
-        """One instance of ``service`` dies; calls routed to it fail or hang."""
+        """One instance of ``service`` dies; calls routed to it fail or hang, and
+        the calls it held are lost (a connection error, or no answer ever)."""
         return self.inject(F.KilledInstance(service=service, instance=instance, mode=mode, start=start, end=end))
 
     # -- running --------------------------------------------------------------
@@ -273,6 +284,7 @@ class _Run:
         self.open = {}
         self.events = []  # (time, where, what, detail): e.g. a breaker's state changes
         self._key = 0
+        self._seeds = set()
         names = list(world.services)
         self.index = {name: i for i, name in enumerate(names)}
         self.index[CLIENT] = len(names)
@@ -293,6 +305,17 @@ class _Run:
             else:
                 self.services[caller].chains = chains
 
+    def stream(self, key: str) -> random.Random:
+        """A ``random.Random`` of its own for one source of randomness, seeded
+        from the run's seed and ``key``; a key asked for again gets the next
+        rank (``key#2``, ...), so no two sources ever share a stream."""
+        seed, rank = f"{self.seed}/{key}", 1
+        while seed in self._seeds:
+            rank += 1
+            seed = f"{self.seed}/{key}#{rank}"
+        self._seeds.add(seed)
+        return random.Random(seed)
+
     def call(self, caller: str, target: str, ctx):
         """One call from ``caller`` to ``target`` through the caller's policies;
         records it and returns its outcome (a SimPy generator)."""
@@ -311,8 +334,8 @@ class _Run:
         return outcome
 
     # -- load -----------------------------------------------------------------
-    def _poisson(self, load: PoissonLoad):
-        env, rng = self.env, random.Random(f"{self.seed}/load/{load.service}/{load.rate}/{load.start}")
+    def _poisson(self, load: PoissonLoad, rng: random.Random):
+        env = self.env
         if load.start:
             yield env.timeout(load.start)
         mean_gap = 1.0 / load.rate
@@ -323,9 +346,8 @@ class _Run:
                 return
             process(call(CLIENT, load.service, Request()))
 
-    def _client(self, load: ClosedLoop, number: int):
+    def _client(self, load: ClosedLoop, rng: random.Random):
         env = self.env
-        rng = random.Random(f"{self.seed}/client/{load.service}/{number}")
         yield env.timeout(load.start + rng.expovariate(1.0 / load.think_time))
         while env.now < load.end:
             yield from self.call(CLIENT, load.service, Request())
@@ -353,10 +375,10 @@ class _Run:
                 env.process(self._fault(fault))
         for load in self.world.loads:
             if isinstance(load, PoissonLoad):
-                env.process(self._poisson(load))
+                env.process(self._poisson(load, self.stream(f"load/{load.service}/{load.rate}/{load.start}")))
             else:
                 for number in range(load.count):
-                    env.process(self._client(load, number))
+                    env.process(self._client(load, self.stream(f"client/{load.service}/{number}")))
         times, samples = [], []
         env.process(self._sampler(times, samples))
         # Python's cycle collector would walk every record kept so far, again and
@@ -373,6 +395,8 @@ class _Run:
         records = self.records
         for row in self.open.values():
             records.append((*row, until, _UNFINISHED))
+        for service in self.services.values():
+            service.visits += service.still_inside(until)
         result = RunResult(
             services=list(self.services),
             records=records,
@@ -381,10 +405,13 @@ class _Run:
             faults=self.world.faults,
             until=until,
             seed=self.seed,
+            # A copy: tearing the run down later closes the calls still inside, which log visits again.
+            visits={name: list(s.visits) for name, s in self.services.items()},
         )
         result.events = self.events
-        # Seconds of work each service did for calls someone had already abandoned.
-        result.wasted = {name: s.wasted for name, s in self.services.items()}
+        # Seconds of work each service did in all, and of it for calls someone had already abandoned.
+        result.work = {name: math.fsum(v[2] for v in s.visits) for name, s in self.services.items()}
+        result.wasted = {name: math.fsum(v[3] for v in s.visits) for name, s in self.services.items()}
         # Every attempt that reached each service (retries included), by arrival time.
         result.arrivals = {name: np.asarray(s.arrivals) for name, s in self.services.items()}
         return result
