@@ -1,0 +1,613 @@
+"""Lesson 8, the capstone: a shop under an error budget, a month of chaos, and the patterns combined.
+
+**The shop.** A product page (``frontend``) calls four services at once (a
+fan-out): ``catalog`` (which calls ``db``) and ``pricing`` are on the critical
+path, since a page without its product or its price is no page;
+``recommendations`` and ``reviews`` are optional features, and a page without
+them is still a good page, *if* the frontend falls back instead of failing.
+:data:`PAGE_RATE` pages a second arrive.
+
+**The SLO.** 99.9% of page requests are good over 30 days: a good page answers
+``ok`` within :data:`GOOD_WITHIN` seconds. The error budget is 43.2 minutes of
+full outage a month (:mod:`.error_budget`).
+
+**A month of chaos.** :func:`chaos_month` draws a month's incidents from a
+seed: dead instances, hung or failing services, slow databases, lost capacity,
+and releases (Tuesdays and Thursdays) that sometimes ship a bug. Simulating
+30 days of traffic would take hours, so :func:`month` simulates each *kind* of
+incident once, for :data:`FAULT_SECONDS` seconds of its fault after a healthy
+start, measures the share of pages that were bad while it lasted, and applies
+that share to each minute the incident lasts in the month. Every other minute
+gets the share measured in a healthy run. Once the budget is spent, releases
+stop: the release freeze.
+
+**Protection.** A :class:`Plan` records the patterns on each call
+(``plan.protect("frontend", "pricing", Retry(...), Timeout(0.3))``, outermost
+first, as :meth:`World.protect` takes them) and the workers added to services
+(``plan.add_workers("catalog", 1)``), within the costs of :data:`COSTS`.
+A plan is plain data once recorded (:meth:`Plan.as_data`): the grader rebuilds
+it in its own process and runs the months there.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..outcomes import Outcome
+from ..patterns.bulkhead import Bulkhead
+from ..patterns.circuit_breaker import CircuitBreaker
+from ..patterns.deadline import Deadline
+from ..patterns.fallback import Fallback
+from ..patterns.retry import Backoff, Retry, RetryBudget
+from ..patterns.timeout import Timeout
+from ..world import CLIENT, LogNormal, World
+from ..world import faults as F
+from . import error_budget as eb
+
+# -- the shop -----------------------------------------------------------------------
+PAGE_RATE = 50.0
+#: A page is good if it answers ok within this many seconds.
+GOOD_WITHIN = 1.0
+SLO = 0.999
+DAYS = 30
+MINUTES = DAYS * eb.MINUTES_PER_DAY
+CRITICAL = ("catalog", "pricing", "db")
+OPTIONAL = ("recommendations", "reviews")
+#: name -> (instances, workers per instance, latency, calls)
+SERVICES = {
+    "frontend": (1, 60, LogNormal(0.005), ("catalog", "pricing", "recommendations", "reviews")),
+    "catalog": (3, 4, LogNormal(0.06), ("db",)),
+    "db": (1, 20, LogNormal(0.01), ()),
+    "pricing": (3, 4, LogNormal(0.015), ()),
+    "recommendations": (1, 20, LogNormal(0.06, 0.5), ()),
+    "reviews": (1, 10, LogNormal(0.025), ()),
+}
+#: Every call a plan may protect: (caller, target).
+ROUTES = ((CLIENT, "frontend"),) + tuple(
+    (name, target) for name, (_, _, _, calls) in SERVICES.items() for target in calls)
+#: What a plan may cost: workers added in all (each instance counts), and the
+#: most calls any service may receive per page request, in a healthy run and
+#: during any incident (without protection: at most 1).
+COSTS = {"workers": 12, "calls per page": 1.5}
+
+
+def shop_world(plan: Plan | None = None, *, seed=8) -> World:
+    """The shop (see the module), with ``plan``'s workers and patterns, and its load."""
+    plan = plan or Plan()
+    world = World(seed=seed, sample_every=0.5)
+    for name, (instances, workers, latency, calls) in SERVICES.items():
+        world.service(name, instances=instances, workers=workers + plan.workers.get(name, 0),
+                      latency=latency, calls=calls, parallel=len(calls) > 1)
+    for (caller, target), policies in plan.routes.items():
+        world.protect(caller, target, *policies)
+    world.load("frontend", rate=PAGE_RATE)
+    return world
+
+
+# -- plans ----------------------------------------------------------------------------
+PATTERNS = (Timeout, Deadline, CircuitBreaker, Bulkhead, Retry, Fallback)
+MAX_ATTEMPTS = 5
+_BREAKER_FIELDS = ("mode", "failure_rate", "window", "minimum_calls", "failure_threshold", "open_for", "probes",
+                   "slow_call_duration")
+
+
+class Plan:
+    """What protects the shop: patterns on calls, and workers added.
+
+    ``protect(caller, target, *patterns)``: the course's patterns (``Timeout``,
+    ``Deadline``, ``CircuitBreaker``, ``Bulkhead``, ``Retry`` with a ``Backoff``
+    and maybe a ``RetryBudget``, ``Fallback``), outermost first, on every call
+    from ``caller`` (``"client"`` for the page requests) to ``target``.
+    A fallback is allowed only on calls to an optional feature. The same
+    object on two routes is one shared object (a shared bulkhead, say).
+
+    Each pattern at most once per call, and a retry makes at most
+    :data:`MAX_ATTEMPTS` attempts.
+
+    ``add_workers(service, count)``: ``count`` more workers on each instance of
+    ``service``; the cost is ``count`` times its instances.
+    """
+
+    def __init__(self):
+        self.routes: dict[tuple[str, str], tuple] = {}
+        self.workers: dict[str, int] = {}
+
+    def protect(self, caller, target, *patterns):
+        if (caller, target) not in ROUTES:
+            known = ", ".join(f"{c} -> {t}" for c, t in ROUTES)
+            raise ValueError(f"no calls go from {caller!r} to {target!r}; the shop's calls: {known}")
+        kinds = [type(p) for p in patterns]
+        for pattern in patterns:
+            if type(pattern) not in PATTERNS:
+                names = ", ".join(p.__name__ for p in PATTERNS)
+                raise ValueError(f"{pattern!r} on {caller} -> {target} is not one of the course's patterns "
+                                 f"({names}, from resilience_lab.patterns)")
+            if isinstance(pattern, Fallback) and target not in OPTIONAL:
+                raise ValueError(f"a Fallback on {caller} -> {target}: a page without its {target} is not a good "
+                                 f"page; fall back only on the optional features ({', '.join(OPTIONAL)})")
+            if kinds.count(type(pattern)) > 1:
+                raise ValueError(f"two {type(pattern).__name__}s on {caller} -> {target}: each pattern at most "
+                                 "once per call")
+            if isinstance(pattern, Retry) and pattern.max_attempts > MAX_ATTEMPTS:
+                raise ValueError(f"Retry({pattern.max_attempts}) on {caller} -> {target}: at most {MAX_ATTEMPTS} "
+                                 "attempts in all (the SRE book advises 3)")
+        self.routes[(caller, target)] = tuple(patterns)
+        return self
+
+    def add_workers(self, service, count):
+        if service not in SERVICES:
+            raise ValueError(f"unknown service {service!r}; the shop's services: {', '.join(SERVICES)}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"add_workers({service!r}, ...) takes a whole number of workers >= 0, got {count!r}")
+        self.workers[service] = self.workers.get(service, 0) + count
+        return self
+
+    @property
+    def extra_workers(self) -> int:
+        """Workers added in all: each instance's count."""
+        return sum(count * SERVICES[name][0] for name, count in self.workers.items())
+
+    # -- as plain data, and back ------------------------------------------------------
+    def as_data(self) -> dict:
+        """The plan as plain data: ``{"workers": {...}, "objects": [...], "routes": [...]}``,
+        where each route lists indexes into ``objects`` (one entry per distinct object)."""
+        objects, index = [], {}
+
+        def ref(thing, describe):
+            if id(thing) not in index:
+                index[id(thing)] = len(objects)
+                objects.append(None)
+                objects[index[id(thing)]] = describe(thing)
+            return index[id(thing)]
+
+        def budget(b):
+            return {"kind": "RetryBudget", "ratio": b.ratio, "window": b.window,
+                    "min_per_second": b.min_per_second, "buckets": b.buckets}
+
+        def pattern(p):
+            kind = type(p).__name__
+            if isinstance(p, (Timeout, Deadline)):
+                return {"kind": kind, "seconds": p.seconds}
+            if isinstance(p, CircuitBreaker):
+                return {"kind": kind, **{name: getattr(p, name) for name in _BREAKER_FIELDS}}
+            if isinstance(p, Bulkhead):
+                return {"kind": kind, "max_concurrent": p.max_concurrent, "max_wait": p.max_wait}
+            if isinstance(p, Fallback):
+                return {"kind": kind, "on": sorted(o.name for o in p.on), "seconds": p.seconds}
+            backoff = p.backoff
+            if type(backoff) is not Backoff:
+                raise ValueError(f"Retry's backoff must be a Backoff(jitter, base, cap), got {backoff!r}")
+            if p.budget is not None and type(p.budget) is not RetryBudget:
+                raise ValueError(f"Retry's budget must be a RetryBudget(...) or None, got {p.budget!r}")
+            return {"kind": kind, "max_attempts": p.max_attempts,
+                    "backoff": {"jitter": backoff.jitter, "base": backoff.base, "cap": backoff.cap},
+                    "retry_on": sorted(p.retry_on, key=repr),
+                    "budget": None if p.budget is None else ref(p.budget, budget)}
+
+        routes = [[caller, target, [ref(p, pattern) for p in patterns]]
+                  for (caller, target), patterns in self.routes.items()]
+        return {"workers": dict(self.workers), "objects": objects, "routes": routes}
+
+    @classmethod
+    def from_data(cls, data) -> Plan:
+        """The plan that :meth:`as_data` described; every value is checked again."""
+        if not isinstance(data, dict) or set(data) != {"workers", "objects", "routes"}:
+            raise ValueError("a plan's data is a dict with 'workers', 'objects' and 'routes'")
+        plan = cls()
+        for service, count in dict(data["workers"]).items():
+            plan.add_workers(service, count)
+        made = {}
+
+        def build(i):
+            if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(data["objects"]):
+                raise ValueError(f"a plan refers to object {i!r}, which it does not hold")
+            if i not in made:
+                made[i] = _build(dict(data["objects"][i]), build)
+            return made[i]
+
+        for route in data["routes"]:
+            caller, target, refs = route
+            plan.protect(caller, target, *[build(i) for i in refs])
+        return plan
+
+    def key(self) -> str:
+        """A string that two plans share exactly when they protect the shop the same way."""
+        return json.dumps(self.as_data(), sort_keys=True, default=str)
+
+    def __repr__(self):
+        lines = [f"  {c} -> {t}: " + ", ".join(repr(p) for p in ps) for (c, t), ps in self.routes.items()]
+        lines += [f"  {s}: +{n} workers per instance" for s, n in self.workers.items()]
+        return "Plan(\n" + "\n".join(lines) + "\n)" if lines else "Plan(no protection)"
+
+
+def _build(spec, build):
+    kind = spec.pop("kind", None)
+    if kind in ("Timeout", "Deadline"):
+        return (Timeout if kind == "Timeout" else Deadline)(**spec)
+    if kind == "CircuitBreaker":
+        return CircuitBreaker(**spec)
+    if kind == "Bulkhead":
+        return Bulkhead(**spec)
+    if kind == "Fallback":
+        return Fallback(on=frozenset(Outcome[name] for name in spec["on"]), seconds=spec["seconds"])
+    if kind == "Retry":
+        budget = spec["budget"]
+        retry_on = spec["retry_on"]
+        if not all(isinstance(e, (str, int)) and not isinstance(e, bool) for e in retry_on):
+            raise ValueError(f"Retry's retry_on holds errors (strings such as 'timeout', or statuses), "
+                             f"got {retry_on!r}")
+        return Retry(max_attempts=spec["max_attempts"], backoff=Backoff(**spec["backoff"]),
+                     retry_on=frozenset(retry_on), budget=None if budget is None else build(budget))
+    if kind == "RetryBudget":
+        return RetryBudget(**spec)
+    raise ValueError(f"a plan holds an object of kind {kind!r}, which is not one of the course's patterns")
+
+
+def plan_of(protect) -> Plan:
+    """The plan that ``protect(plan)`` records on a new :class:`Plan`."""
+    plan = Plan()
+    protect(plan)
+    return plan
+
+
+# -- incidents --------------------------------------------------------------------------
+KINDS = {
+    "down": "down (calls fail at once)",
+    "hang": "hangs (no answer, ever)",
+    "slow": "slower by {size:g} s",
+    "errors": "fails {size:.0%} of calls",
+    "kill": "one instance dies (its calls fail)",
+    "kill-hang": "one instance hangs",
+    "capacity": "loses {size:g} workers per instance",
+}
+
+
+@dataclass(frozen=True)
+class Incident:
+    """``service`` misbehaves (``kind`` and ``size``, see :data:`KINDS`) for ``minutes``
+    minutes from minute ``start`` of the month; ``cause`` is ``"release"`` for a bad release."""
+
+    start: int
+    minutes: int
+    service: str
+    kind: str
+    size: float = 0.0
+    cause: str = "infrastructure"
+
+    def __post_init__(self):
+        if self.service not in SERVICES:
+            raise ValueError(f"unknown service {self.service!r}; the shop's services: {', '.join(SERVICES)}")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind of incident {self.kind!r}; kinds: {', '.join(KINDS)}")
+
+    @property
+    def what(self) -> tuple:
+        """What is simulated: the same for two incidents of the same kind and size."""
+        return (self.service, self.kind, self.size)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.minutes
+
+    @property
+    def label(self) -> str:
+        text = f"{self.service} {KINDS[self.kind].format(size=self.size)}"
+        return f"bad release: {text}" if self.cause == "release" else text
+
+    def fault(self, start: float, end: float) -> F.Fault:
+        """The world's fault for this incident, on during ``[start, end)`` simulated seconds."""
+        window = {"service": self.service, "start": start, "end": end}
+        if self.kind in ("down", "hang"):
+            return F.Outage(mode=F.FAIL if self.kind == "down" else F.HANG, **window)
+        if self.kind == "slow":
+            return F.AddedLatency(seconds=self.size, **window)
+        if self.kind == "errors":
+            return F.ErrorRate(rate=self.size, **window)
+        if self.kind == "capacity":
+            return F.LostCapacity(workers=int(self.size), **window)
+        return F.KilledInstance(instance=0, mode=F.FAIL if self.kind == "kill" else F.HANG, **window)
+
+
+#: The infrastructure incidents a month draws from: (weight, service, kind, sizes, minutes).
+CHAOS = (
+    (3, "recommendations", "hang", (0.0,), (15, 30, 60)),
+    (2, "recommendations", "slow", (1.0, 3.0), (20, 45, 90)),
+    (2, "recommendations", "errors", (0.5, 1.0), (10, 30)),
+    (3, "reviews", "down", (0.0,), (15, 30, 60)),
+    (2, "reviews", "slow", (0.8, 2.0), (20, 45)),
+    (2, "catalog", "kill", (0.0,), (15, 30)),
+    (3, "catalog", "kill-hang", (0.0,), (15, 30, 45)),
+    (2, "catalog", "capacity", (3.0,), (30, 60)),
+    (2, "pricing", "errors", (0.2, 0.4), (10, 20, 40)),
+    (2, "pricing", "kill", (0.0,), (15, 30)),
+    (2, "pricing", "kill-hang", (0.0,), (15, 30, 45)),
+    (1, "db", "slow", (0.05,), (30, 60)),
+    (1, "db", "down", (0.0,), (2, 4)),
+)
+#: Releases go out at 14:00 on these days of the week (day 0 of the month is a Monday).
+RELEASE_DAYS = (1, 3)
+RELEASE_MINUTE = 14 * 60
+#: The chance that a release ships a bug, the share of calls it fails, and how long until it is rolled back.
+BAD_RELEASE = (0.3, (0.2, 0.4), (10, 20, 30))
+RELEASED = ("catalog", "pricing", "recommendations", "reviews")
+#: The month shown in the lesson and the exercise. The grader draws others from seeds it keeps to itself.
+EXAMPLE_SEED = 2022
+
+
+def chaos_month(seed) -> list[Incident]:
+    """A month of incidents drawn from ``seed`` (any int or str), in order of start.
+
+    7 to 10 infrastructure incidents drawn from :data:`CHAOS` (by weight, at
+    uniformly random times), and each release (:data:`RELEASE_DAYS`) that ships
+    a bug (:data:`BAD_RELEASE`). An incident that would overlap an earlier one
+    starts when that one ends.
+    """
+    rng = random.Random(f"capstone/month/{seed}")
+    weights = [entry[0] for entry in CHAOS]
+    drawn = []
+    for _ in range(rng.randint(7, 10)):
+        _, service, kind, sizes, durations = rng.choices(CHAOS, weights)[0]
+        drawn.append(Incident(rng.randrange(MINUTES - 120), rng.choice(durations), service, kind, rng.choice(sizes)))
+    chance, rates, durations = BAD_RELEASE
+    for day in range(DAYS):
+        if day % 7 in RELEASE_DAYS and rng.random() < chance:
+            drawn.append(Incident(day * eb.MINUTES_PER_DAY + RELEASE_MINUTE, rng.choice(durations),
+                                  rng.choice(RELEASED), "errors", rng.choice(rates), cause="release"))
+    month, free = [], 0
+    for incident in sorted(drawn, key=lambda i: i.start):
+        start = max(incident.start, free)
+        if start + incident.minutes > MINUTES:
+            continue
+        month.append(Incident(start, incident.minutes, incident.service, incident.kind, incident.size,
+                              incident.cause))
+        free = start + incident.minutes
+    return month
+
+
+# -- measuring one incident ----------------------------------------------------------
+#: Each incident is simulated for WARM_UP healthy seconds, then FAULT_SECONDS with its fault.
+WARM_UP, FAULT_SECONDS = 5.0, 20.0
+#: A healthy run is this long.
+HEALTHY_SECONDS = 40.0
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What an incident did to the pages while it lasted: the share that were bad,
+    and the most calls any service got per page (with the service's name)."""
+
+    bad: float
+    calls_per_page: float
+    busiest: str
+    pages: int
+
+
+def bad_pages(result, since, until) -> tuple[int, int]:
+    """(bad pages, pages) among the page requests that started in ``[since, until)``:
+    a page is good if it answered ``ok`` within :data:`GOOD_WITHIN` seconds."""
+    pages = result.calls_to("frontend", CLIENT) & (result.start >= since) & (result.start < until)
+    good = pages & (result.outcome == Outcome.OK) & (result.latency <= GOOD_WITHIN)
+    return int(pages.sum() - good.sum()), int(pages.sum())
+
+
+def calls_per_page(result, since, until) -> tuple[float, str]:
+    """The most calls (attempts, retries included) any service received per page
+    request started in ``[since, until)``, and which service that was."""
+    _, pages = bad_pages(result, since, until)
+    worst, name = 0.0, "frontend"
+    for service in SERVICES:
+        if service == "frontend":
+            continue
+        times = result.arrivals[service]
+        share = np.count_nonzero((times >= since) & (times < until)) / max(pages, 1)
+        if share > worst:
+            worst, name = share, service
+    return float(worst), name
+
+
+def run_incident(plan: Plan, incident: Incident | None):
+    """One run of the shop with ``plan``: healthy, or with ``incident``'s fault after
+    :data:`WARM_UP` seconds. Returns (the run, the window measured)."""
+    if incident is None:
+        world = shop_world(plan, seed="capstone/healthy")
+        return world.run(HEALTHY_SECONDS + 2.0), (WARM_UP, HEALTHY_SECONDS)
+    service, kind, size = incident.what
+    world = shop_world(plan, seed=f"capstone/{service}/{kind}/{size}")
+    window = (WARM_UP, WARM_UP + FAULT_SECONDS)
+    world.inject(incident.fault(*window))
+    return world.run(window[1] + 2.0), window
+
+
+@functools.lru_cache(maxsize=512)
+def _effect(key: str, what: tuple | None) -> Effect:
+    plan = Plan.from_data(json.loads(key))
+    incident = None if what is None else Incident(0, 1, *what)
+    result, (since, until) = run_incident(plan, incident)
+    bad, pages = bad_pages(result, since, until)
+    load, busiest = calls_per_page(result, since, until)
+    return Effect(bad / max(pages, 1), load, busiest, pages)
+
+
+def effect(plan: Plan, incident: Incident | None) -> Effect:
+    """The :class:`Effect` of ``incident`` (None: a healthy run) on the shop with ``plan``,
+    simulated once per plan and kind of incident (the result is kept)."""
+    return _effect(plan.key(), None if incident is None else incident.what)
+
+
+# -- a month ------------------------------------------------------------------------------
+@dataclass
+class Month:
+    """A simulated month: per minute, the share of bad pages, and what happened.
+
+    ``incidents``: those that happened (a bad release planned after the freeze
+    did not: it is in ``frozen``); ``effects``: each incident's :class:`Effect`;
+    ``healthy``: the effect of a healthy run; ``freeze``: the minute releases
+    stopped (None if the budget lasted); ``left``: the share of the budget left
+    after each minute; ``fires``: for each alert of :data:`.error_budget.ALERTS`,
+    whether it fires at each minute.
+    """
+
+    plan: Plan
+    bad: np.ndarray
+    incidents: list
+    frozen: list
+    effects: dict
+    healthy: Effect
+    freeze: int | None
+    left: np.ndarray
+    fires: dict
+
+    @property
+    def spent(self) -> float:
+        """The share of the month's error budget spent (above 1: the SLO is missed)."""
+        return float(1.0 - self.left[-1])
+
+    @property
+    def good(self) -> float:
+        """The share of the month's pages that were good."""
+        return float(1.0 - self.bad.mean())
+
+    @property
+    def slo_met(self) -> bool:
+        return self.good >= SLO - 1e-12
+
+    @property
+    def calls_per_page(self) -> tuple[float, str]:
+        """The most calls any service got per page, in the healthy run or any incident, and where."""
+        worst = max([self.healthy, *self.effects.values()], key=lambda e: e.calls_per_page)
+        return worst.calls_per_page, worst.busiest
+
+    def costs(self) -> dict:
+        """What the plan cost, against :data:`COSTS`."""
+        load, where = self.calls_per_page
+        return {"workers added": self.plan.extra_workers, "allowed": COSTS["workers"],
+                "most calls per page": round(load, 2), "at": where, "allowed calls per page": COSTS["calls per page"]}
+
+    def within_costs(self) -> bool:
+        return (self.plan.extra_workers <= COSTS["workers"]
+                and self.calls_per_page[0] <= COSTS["calls per page"] + 1e-9)
+
+    def report(self) -> dict:
+        """The month in a few numbers."""
+        pages = {a.name: len(eb.alert_spans(self.fires[a.name])) for a in eb.ALERTS}
+        return {"good pages": f"{self.good:.4%}", "SLO met": self.slo_met,
+                "budget spent": f"{self.spent:.0%}", "minutes of budget spent": round(self.spent * BUDGET, 1),
+                "release freeze from day": None if self.freeze is None else round(self.freeze / 1440, 1),
+                "releases frozen": len(self.frozen), "alerts": pages, **self.costs()}
+
+    def table(self) -> list[dict]:
+        """One row per incident: when, what, how long, the share of pages it made bad, the budget it spent."""
+        rows = []
+        for incident in self.incidents:
+            share = self.effects[incident.what].bad
+            rows.append({"day": round(incident.start / 1440, 1), "incident": incident.label,
+                         "minutes": incident.minutes, "bad pages": f"{share:.1%}",
+                         "budget spent": f"{share * incident.minutes / BUDGET:.0%}"})
+        return rows
+
+
+BUDGET = eb.budget_minutes(SLO, DAYS)
+
+
+def month(plan, incidents) -> Month:
+    """The month ``incidents`` (from :func:`chaos_month`) on the shop with ``plan``
+    (a :class:`Plan`, a ``protect`` function, or None for no protection)."""
+    if plan is None:
+        plan = Plan()
+    elif not isinstance(plan, Plan):
+        plan = plan_of(plan)
+    healthy = effect(plan, None)
+    effects = {i.what: effect(plan, i) for i in incidents}
+    bad = np.full(MINUTES, healthy.bad)
+    for incident in incidents:
+        bad[incident.start:incident.end] = effects[incident.what].bad
+    # The release freeze: once the budget is spent, no more releases (and none of their bugs).
+    freeze = eb.freeze_minute(bad, SLO, DAYS)
+    happened, frozen = [], []
+    for incident in incidents:
+        if freeze is not None and incident.cause == "release" and incident.start > freeze:
+            frozen.append(incident)
+            bad[incident.start:incident.end] = healthy.bad
+        else:
+            happened.append(incident)
+    fires = {alert.name: eb.firing(bad, SLO, alert) for alert in eb.ALERTS}
+    return Month(plan, bad, happened, frozen, {i.what: effects[i.what] for i in happened}, healthy, freeze,
+                 eb.budget_left(bad, SLO, DAYS), fires)
+
+
+# -- costs ------------------------------------------------------------------------------
+#: The outages the costs are checked under: each backend down in turn.
+STRESS = tuple(Incident(0, 1, name, "down") for name in SERVICES if name != "frontend")
+
+
+def costs(plan) -> dict:
+    """What ``plan`` costs: the workers it adds, and the most calls any service
+    receives per page, in a healthy run and with each backend down in turn
+    (:data:`STRESS`), with where that happened; and whether that is within :data:`COSTS`."""
+    plan = plan if isinstance(plan, Plan) else plan_of(plan)
+    runs = {"healthy": effect(plan, None), **{i.label: effect(plan, i) for i in STRESS}}
+    when, worst = max(runs.items(), key=lambda item: item[1].calls_per_page)
+    within = plan.extra_workers <= COSTS["workers"] and worst.calls_per_page <= COSTS["calls per page"] + 1e-9
+    return {"workers added": plan.extra_workers, "most calls per page": round(worst.calls_per_page, 2),
+            "to": worst.busiest, "when": when, "within costs": within}
+
+
+# -- the order of the patterns -------------------------------------------------------------
+def _retry(budget=None):
+    return Retry(3, Backoff("full", 0.01, 0.1), budget=budget)
+
+
+def _breaker():
+    return CircuitBreaker(failure_rate=0.5, window=5.0, minimum_calls=10, open_for=2.0)
+
+
+#: Each question: (what is asked, the incident, the route, the right order, the wrong order,
+#: what is measured). Orders are listed outermost first, as ``protect`` takes them.
+ORDERS = (
+    ("a timeout per attempt, or one around the retries?", Incident(0, 1, "catalog", "kill-hang"),
+     ("frontend", "catalog"), lambda: (_retry(), Timeout(0.3)), lambda: (Timeout(0.3), _retry()), "bad pages"),
+    ("the breaker outside the timeout, or inside?", Incident(0, 1, "recommendations", "hang"),
+     ("frontend", "recommendations"), lambda: (Fallback(), _breaker(), Timeout(0.25)),
+     lambda: (Fallback(), Timeout(0.25), _breaker()), "median page latency (s)"),
+    ("the fallback last (outermost), or inside the retry?", Incident(0, 1, "recommendations", "errors", 0.5),
+     ("frontend", "recommendations"), lambda: (Fallback(), _retry(), Timeout(0.25)),
+     lambda: (_retry(), Fallback(), Timeout(0.25)), "pages without recommendations"),
+    ("the retry outside the breaker, or inside?", Incident(0, 1, "pricing", "down"),
+     ("frontend", "pricing"), lambda: (_retry(), _breaker(), Timeout(0.3)),
+     lambda: (_breaker(), _retry(), Timeout(0.3)), "calls to pricing per page"),
+)
+
+
+def _measure(what, result, window):
+    since, until = window
+    pages = result.calls_to("frontend", CLIENT) & (result.start >= since) & (result.start < until)
+    if what == "bad pages":
+        bad, count = bad_pages(result, since, until)
+        return bad / max(count, 1)
+    if what == "median page latency (s)":
+        return float(np.median(result.latency[pages]))
+    if what == "pages without recommendations":
+        calls = result.calls_to("recommendations", "frontend") & (result.start >= since) & (result.start < until)
+        return float(np.count_nonzero(calls & (result.outcome == Outcome.FALLBACK)) / max(calls.sum(), 1))
+    times = result.arrivals["pricing"]
+    return float(np.count_nonzero((times >= since) & (times < until)) / max(pages.sum(), 1))
+
+
+def compare_orders() -> list[dict]:
+    """Each question of :data:`ORDERS`, measured with the right order and with the wrong one."""
+    rows = []
+    for question, incident, (caller, target), right, wrong, what in ORDERS:
+        row = {"question": question, "incident": incident.label, "measured": what}
+        for name, patterns in (("right", right()), ("wrong", wrong())):
+            plan = Plan().protect(caller, target, *patterns)
+            result, window = run_incident(plan, incident)
+            row[f"{name} order"] = " → ".join(type(p).__name__ for p in patterns)
+            row[name] = round(_measure(what, result, window), 3)
+        rows.append(row)
+    return rows
