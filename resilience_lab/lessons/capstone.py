@@ -387,6 +387,10 @@ class Effect:
     busiest: str
     pages: int
 
+    def __repr__(self):
+        return (f"Effect({self.bad:.1%} of {self.pages} pages bad, at most {self.calls_per_page:.2f} calls per page "
+                f"({self.busiest}))")
+
 
 def bad_pages(result, since, until) -> tuple[int, int]:
     """(bad pages, pages) among the page requests that started in ``[since, until)``:
@@ -501,14 +505,15 @@ class Month:
                 "release freeze from day": None if self.freeze is None else round(self.freeze / 1440, 1),
                 "releases frozen": len(self.frozen), "alerts": pages, **self.costs()}
 
-    def table(self) -> list[dict]:
-        """One row per incident: when, what, how long, the share of pages it made bad, the budget it spent."""
-        rows = []
+    def table(self) -> dict:
+        """Per incident (by day and what happened): how long it lasted, the share of
+        pages it made bad, and the share of the budget it spent."""
+        rows = {}
         for incident in self.incidents:
             share = self.effects[incident.what].bad
-            rows.append({"day": round(incident.start / 1440, 1), "incident": incident.label,
-                         "minutes": incident.minutes, "bad pages": f"{share:.1%}",
-                         "budget spent": f"{share * incident.minutes / BUDGET:.0%}"})
+            rows[f"day {incident.start / 1440:4.1f}: {incident.label}"] = {
+                "minutes": incident.minutes, "bad pages": f"{share:.1%}",
+                "budget spent": f"{share * incident.minutes / BUDGET:.0%}"}
         return rows
 
 

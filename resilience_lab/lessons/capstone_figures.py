@@ -4,7 +4,8 @@
 panels over the 30 days:
 
 1. the budget left (100% at the start; below 0 the SLO is missed), with each
-   incident shaded and the release freeze shaded from the minute the budget ran out;
+   incident shaded (at least :data:`MIN_WIDTH` minutes wide, to be seen on a
+   month) and the release freeze shaded from the minute the budget ran out;
 2. the burn rate over the last hour (log scale), the page thresholds (14.4x and 6x)
    dashed, and a mark under the curve for every hour in which a page alert fired.
 
@@ -31,6 +32,8 @@ DAY = eb.MINUTES_PER_DAY
 FREEZE_COLOUR = "#9ecae1"
 #: The burn rate is drawn from this floor, so that a quiet hour shows on a log scale.
 BURN_FLOOR = 0.1
+#: An incident is shaded at least this many minutes wide, so that a short one can be seen.
+MIN_WIDTH = 180
 
 
 class MonthFigure:
@@ -50,7 +53,7 @@ class MonthFigure:
                                  label=f"page: {alert.burn:g}x over {alert.long // 60} h and {alert.short} min")
         self.ax_left.set_ylabel("error budget left (%)")
         self.ax_burn.set_ylabel("burn rate (x)")
-        self.ax_burn.set_xlabel("day of the month   (shaded: incidents; blue: the release freeze)")
+        self.ax_burn.set_xlabel("day of the month   (orange: incidents, at least 3 h wide; blue: the release freeze)")
         for ax in (self.ax_left, self.ax_burn):
             ax.grid(True, alpha=0.3)
             ax.set_xlim(0, lesson.DAYS)
@@ -65,13 +68,13 @@ class MonthFigure:
         burn = eb.burn_rates(month.bad, lesson.SLO, 60)
         self.burn.set_data(self.days, np.maximum(burn, BURN_FLOOR))
         for incident in month.incidents:
+            end = max(incident.end, incident.start + MIN_WIDTH)
             for ax in (self.ax_left, self.ax_burn):
-                self.artists.append(ax.axvspan(incident.start / DAY, incident.end / DAY, color=FAULT_COLOUR,
-                                               alpha=0.5, lw=0))
+                self.artists.append(ax.axvspan(incident.start / DAY, end / DAY, color=FAULT_COLOUR, alpha=0.45, lw=0))
         if month.freeze is not None:
             self.artists.append(self.ax_left.axvspan(month.freeze / DAY, lesson.DAYS, color=FREEZE_COLOUR,
                                                      alpha=0.35, lw=0))
-            self.artists.append(self.ax_left.text(month.freeze / DAY, 0.04, " release freeze", fontsize=8,
+            self.artists.append(self.ax_left.text(month.freeze / DAY, 0.9, " release freeze", fontsize=8,
                                                   transform=self.ax_left.get_xaxis_transform(), color="#08519c"))
         fires = np.zeros(lesson.MINUTES, dtype=bool)
         for alert in eb.PAGES:
