@@ -27,6 +27,8 @@ def _load(path):
 
 
 MODULES = [_load(p) for p in sorted((ROOT / "tests" / "mutations").glob("ex*.py"))]
+#: Instructor-only checks some exercises are graded with (a module's EXTRA_CHECKS, a path beside it).
+EXTRA_CHECKS = [str(ROOT / "tests" / "mutations" / m.EXTRA_CHECKS) for m in MODULES if hasattr(m, "EXTRA_CHECKS")]
 VARIANTS = [(m.EXERCISE, "correct", name, cells, None) for m in MODULES for name, cells in m.CORRECT.items()] + \
            [(m.EXERCISE, "wrong", name, cells, check) for m in MODULES for name, (cells, check) in m.WRONG.items()]
 
@@ -54,7 +56,8 @@ def graded(tmp_path_factory, request):
         path.parent.mkdir(exist_ok=True)
         nbformat.write(_notebook(exercise, cells), path)
         paths.append(str(path))
-    rows = grade(paths, folder / "grades", release=ROOT / "exercises", workers=2, sandboxed=sandbox.available())
+    rows = grade(paths, folder / "grades", release=ROOT / "exercises", workers=2, sandboxed=sandbox.available(),
+                 extra_checks=EXTRA_CHECKS)
     return {(Path(r["file"]).parent.name, Path(r["file"]).stem): r for r in rows}
 
 

@@ -179,6 +179,10 @@ def _worst(month, count=3) -> str:
 
 def _judge_month(plan, incidents, name) -> lesson.Month:
     month = lesson.month(plan, incidents)
+    load, where = month.calls_per_page
+    if load > lesson.COSTS["calls per page"] + 1e-9:
+        raise CheckFailed(f"in {name}, {where} received {load:.2f} calls per page during an incident (retries "
+                          f"included); the costs allow {lesson.COSTS['calls per page']:g}")
     if not month.slo_met:
         healthy = (f"; even with no incident {month.healthy.bad:.2%} of pages were bad (too tight a timeout?)"
                    if month.healthy.bad > 0 else "")
@@ -189,7 +193,7 @@ def _judge_month(plan, incidents, name) -> lesson.Month:
 
 @graded("l8-costs", points=2,
         hint="At most 12 workers added in all (each instance counts), and no service may get more than 1.5 calls "
-             "per page even while a backend is down: give each retry a RetryBudget (or few attempts), and do not "
+             "per page even while a backend is down or failing: give each retry a RetryBudget, and do not "
              "retry at two layers.")
 def check_costs(protect):
     _within_costs(student_plan(protect))

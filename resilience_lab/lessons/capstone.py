@@ -72,8 +72,8 @@ SERVICES = {
 ROUTES = ((CLIENT, "frontend"),) + tuple(
     (name, target) for name, (_, _, _, calls) in SERVICES.items() for target in calls)
 #: What a plan may cost: workers added in all (each instance counts), and the
-#: most calls any service may receive per page request, in a healthy run and
-#: during any incident (without protection: at most 1).
+#: most calls any service may receive per page request, retries included, in a
+#: healthy run and during any incident (without protection: at most 1).
 COSTS = {"workers": 12, "calls per page": 1.5}
 
 
@@ -547,14 +547,16 @@ def month(plan, incidents) -> Month:
 
 
 # -- costs ------------------------------------------------------------------------------
-#: The outages the costs are checked under: each backend down in turn.
-STRESS = tuple(Incident(0, 1, name, "down") for name in SERVICES if name != "frontend")
+#: What the costs are checked under: each backend down, then failing 40% of its calls
+#: (too few failures for a breaker at 50% to open), in turn.
+STRESS = tuple(Incident(0, 1, name, kind, size) for kind, size in (("down", 0.0), ("errors", 0.4))
+               for name in SERVICES if name != "frontend")
 
 
 def costs(plan) -> dict:
     """What ``plan`` costs: the workers it adds, and the most calls any service
-    receives per page, in a healthy run and with each backend down in turn
-    (:data:`STRESS`), with where that happened; and whether that is within :data:`COSTS`."""
+    receives per page, in a healthy run and under each incident of :data:`STRESS`,
+    with where that happened; and whether that is within :data:`COSTS`."""
     plan = plan if isinstance(plan, Plan) else plan_of(plan)
     runs = {"healthy": effect(plan, None), **{i.label: effect(plan, i) for i in STRESS}}
     when, worst = max(runs.items(), key=lambda item: item[1].calls_per_page)
