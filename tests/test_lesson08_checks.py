@@ -176,3 +176,23 @@ def test_data_the_answer_process_sends_is_checked_again_in_the_grader(monkeypatc
     monkeypatch.setattr(checks, "plan_data", lambda protect: "a plan, trust me")
     with pytest.raises(CheckFailed, match="recording the plan returned 'a plan, trust me'"):
         checks.student_plan(solution_protect)
+
+
+def test_the_unseen_seeds_never_travel_to_the_students_process():
+    """In the grader the student's protect is a proxy: the only way to reach it is a
+    measurement request. The hidden check sends one, with protect alone."""
+    sent = []
+
+    class Proxy:
+        def _rl_measure(self, key, args, kwargs):
+            sent.append((key, args, kwargs))
+            return checks.plan_data.__wrapped__(solution_protect)
+
+        def __call__(self, *args, **kwargs):
+            raise AssertionError("the grader called the student's function directly")
+
+    proxy = Proxy()
+    checks.check_unseen_months(proxy, [987654321, 24680])
+    assert sent and all(key == "resilience_lab.checks.lesson08:plan_data" and args == (proxy,) and kwargs == {}
+                        for key, args, kwargs in sent)
+    assert "987654321" not in repr(sent)
