@@ -487,23 +487,21 @@ class Month:
         worst = max([self.healthy, *self.effects.values()], key=lambda e: e.calls_per_page)
         return worst.calls_per_page, worst.busiest
 
-    def costs(self) -> dict:
-        """What the plan cost, against :data:`COSTS`."""
-        load, where = self.calls_per_page
-        return {"workers added": self.plan.extra_workers, "allowed": COSTS["workers"],
-                "most calls per page": round(load, 2), "at": where, "allowed calls per page": COSTS["calls per page"]}
-
     def within_costs(self) -> bool:
+        """Whether the plan's workers and every run of the month keep within :data:`COSTS`."""
         return (self.plan.extra_workers <= COSTS["workers"]
                 and self.calls_per_page[0] <= COSTS["calls per page"] + 1e-9)
 
     def report(self) -> dict:
         """The month in a few numbers."""
-        pages = {a.name: len(eb.alert_spans(self.fires[a.name])) for a in eb.ALERTS}
-        return {"good pages": f"{self.good:.4%}", "SLO met": self.slo_met,
-                "budget spent": f"{self.spent:.0%}", "minutes of budget spent": round(self.spent * BUDGET, 1),
+        load, where = self.calls_per_page
+        return {"good pages": f"{self.good:.4%}", "SLO met": self.slo_met, "budget spent": f"{self.spent:.0%}",
+                "minutes of budget spent": round(self.spent * BUDGET, 1),
                 "release freeze from day": None if self.freeze is None else round(self.freeze / 1440, 1),
-                "releases frozen": len(self.frozen), "alerts": pages, **self.costs()}
+                "releases frozen": len(self.frozen),
+                "pages": {a.name: len(eb.alert_spans(self.fires[a.name])) for a in eb.PAGES},
+                "tickets": sum(len(eb.alert_spans(self.fires[a.name])) for a in eb.ALERTS if a.severity == "ticket"),
+                "workers added": self.plan.extra_workers, "most calls per page": f"{load:.2f} ({where})"}
 
     def table(self) -> dict:
         """Per incident (by day and what happened): how long it lasted, the share of
@@ -511,9 +509,8 @@ class Month:
         rows = {}
         for incident in self.incidents:
             share = self.effects[incident.what].bad
-            rows[f"day {incident.start / 1440:4.1f}: {incident.label}"] = {
-                "minutes": incident.minutes, "bad pages": f"{share:.1%}",
-                "budget spent": f"{share * incident.minutes / BUDGET:.0%}"}
+            rows[f"day {incident.start / 1440:4.1f}: {incident.label}"] = (
+                f"{incident.minutes} min, {share:.1%} of pages bad, {share * incident.minutes / BUDGET:.0%} of the budget")
         return rows
 
 
@@ -604,6 +601,12 @@ def _measure(what, result, window):
         return float(np.count_nonzero(calls & (result.outcome == Outcome.FALLBACK)) / max(calls.sum(), 1))
     times = result.arrivals["pricing"]
     return float(np.count_nonzero((times >= since) & (times < until)) / max(pages.sum(), 1))
+
+
+def order_table(rows) -> dict:
+    """:func:`compare_orders`' rows, one line each: what was measured with each order."""
+    return {row["question"]: f"{row['measured']}: {row['right']:g} with {row['right order']}, "
+                             f"{row['wrong']:g} with {row['wrong order']} ({row['incident']})" for row in rows}
 
 
 def compare_orders() -> list[dict]:

@@ -166,12 +166,15 @@ class CapstonePanel(Panel):
     def __init__(self, seed=lesson.EXAMPLE_SEED):
         import ipywidgets as widgets
         self.incidents = lesson.chaos_month(seed)
+        auto = widgets.Layout(width="auto")
         self.controls = {
             "length": slider("incidents last (x)", value=1.0, min=0.5, max=3.0, step=0.5, integer=False),
-            **{f"incidents on {name}": widgets.ToggleButton(value=True, description=f"incidents on {name}",
-                                                            icon="bolt", button_style="warning")
+            **{f"incidents on {name}": widgets.ToggleButton(value=True, description=name, icon="bolt",
+                                                            button_style="warning", layout=auto,
+                                                            tooltip=f"incidents on {name}: on or off")
                for name in sorted({i.service for i in self.incidents})},
-            **{name: widgets.ToggleButton(value=False, description=name, icon="shield") for name in SWITCHES},
+            **{name: widgets.ToggleButton(value=False, description=name, icon="shield", layout=auto,
+                                          tooltip=f"{name}: on or off") for name in SWITCHES},
         }
         self.figure = MonthFigure()
         super().__init__()
@@ -183,12 +186,11 @@ class CapstonePanel(Panel):
         return lesson.month(plan, stretched(self.incidents, settings["length"], services))
 
     def describe(self, month, seconds):
-        costs = month.costs()
-        over = (f" <b>over the {lesson.COSTS['calls per page']:g} allowed</b>"
-                if costs["most calls per page"] > lesson.COSTS["calls per page"] else "")
-        return (f"{len(month.incidents)} incidents, {len(month.frozen)} releases frozen; the busiest service got "
-                f"{costs['most calls per page']:.2f} calls per page ({costs['at']}){over}; "
-                f"simulated in {seconds * 1000:.0f} ms")
+        load, where = month.calls_per_page
+        over = f" <b>over the {lesson.COSTS['calls per page']:g} allowed</b>" if not month.within_costs() else ""
+        return (f"Incidents (orange buttons: on) and protections (shields). {len(month.incidents)} incidents, "
+                f"{len(month.frozen)} releases frozen; the busiest service got {load:.2f} calls per page ({where})"
+                f"{over}; simulated in {seconds * 1000:.0f} ms")
 
 
 def panel() -> CapstonePanel:
