@@ -6,8 +6,9 @@ panels over the 30 days:
 1. the budget left (100% at the start; below 0 the SLO is missed), with each
    incident shaded (at least :data:`MIN_WIDTH` minutes wide, to be seen on a
    month) and the release freeze shaded from the minute the budget ran out;
-2. the burn rate over the last hour (log scale), the page thresholds (14.4x and 6x)
-   dashed, and a mark under the curve for every hour in which a page alert fired.
+2. the burn rate over the last hour (log scale, from :data:`BURN_FLOOR`), the page
+   thresholds (14.4x and 6x) dashed, and a red mark along the bottom for each page
+   (from the minute it fired to the minute it stopped, at least two hours wide).
 
 :func:`plot_orders` draws :func:`~resilience_lab.lessons.capstone.compare_orders`
 as pairs of bars. :class:`CapstonePanel` redraws the burn-down when you change
@@ -23,7 +24,7 @@ import numpy as np
 from ..figures.axes import FAULT_COLOUR, fit_y
 from ..figures.panel import Panel, slider
 from ..figures.run import COLOURS, figure_png
-from ..patterns import Backoff, Bulkhead, CircuitBreaker, Deadline, Fallback, Retry, RetryBudget, Timeout
+from ..patterns import Backoff, Bulkhead, CircuitBreaker, Deadline, Fallback, Retry, Timeout
 from ..world import CLIENT
 from . import capstone as lesson
 from . import error_budget as eb
