@@ -259,3 +259,18 @@ def test_the_panel_switches_and_stretching():
     assert all(a.end <= b.start for a, b in zip(longer, longer[1:])) and longer[-1].end <= lesson.MINUTES
     assert sum(i.minutes for i in longer) > 2 * sum(i.minutes for i in incidents)
     assert {i.service for i in figures.stretched(incidents, 1.0, {"reviews"})} == {"reviews"}
+
+
+def test_plan_data_cannot_make_the_grader_build_something_huge():
+    data = {"workers": {}, "objects": [{"kind": "Retry", "max_attempts": 3,
+                                        "backoff": {"jitter": "full", "base": 0.01, "cap": 0.1},
+                                        "retry_on": ["timeout"], "budget": 1},
+                                       {"kind": "RetryBudget", "ratio": 0.1, "window": 10, "min_per_second": 1,
+                                        "buckets": 10**9}],
+            "routes": [["frontend", "pricing", [0]]]}
+    with pytest.raises(ValueError, match="a RetryBudget of 1000000000 buckets: at most 1000"):
+        lesson.Plan.from_data(data)
+    data["objects"][0]["max_attempts"] = 10**6
+    data["objects"][1]["buckets"] = 10
+    with pytest.raises(ValueError, match="at most 5 attempts"):
+        lesson.Plan.from_data(data)

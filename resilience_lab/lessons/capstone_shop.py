@@ -70,6 +70,8 @@ def shop_world(plan: Plan | None = None, *, seed=8) -> World:
 # -- plans ----------------------------------------------------------------------------
 PATTERNS = (Timeout, Deadline, CircuitBreaker, Bulkhead, Retry, Fallback)
 MAX_ATTEMPTS = 5
+#: A retry budget's window slides in at most this many steps (each is a list kept in memory).
+MAX_BUCKETS = 1000
 _BREAKER_FIELDS = ("mode", "failure_rate", "window", "minimum_calls", "failure_threshold", "open_for", "probes",
                    "slow_call_duration")
 
@@ -222,6 +224,9 @@ def _build(spec, build):
         return Retry(max_attempts=spec["max_attempts"], backoff=Backoff(**spec["backoff"]),
                      retry_on=frozenset(retry_on), budget=None if budget is None else build(budget))
     if kind == "RetryBudget":
+        buckets = spec.get("buckets", 10)
+        if not isinstance(buckets, int) or buckets > MAX_BUCKETS:
+            raise ValueError(f"a RetryBudget of {buckets!r} buckets: at most {MAX_BUCKETS}")
         return RetryBudget(**spec)
     raise ValueError(f"a plan holds an object of kind {kind!r}, which is not one of the course's patterns")
 
