@@ -29,6 +29,8 @@ def _load(path):
 MODULES = [_load(p) for p in sorted((ROOT / "tests" / "mutations").glob("ex*.py"))]
 #: Exercise -> its module's name (ex05): test ids start with it, so `-k ex05` selects one exercise.
 MODULE_OF = {m.EXERCISE: m.__name__.removeprefix("mutations_") for m in MODULES}
+#: Instructor-only checks some exercises are graded with (a module's EXTRA_CHECKS, a path beside it).
+EXTRA_CHECKS = [str(ROOT / "tests" / "mutations" / m.EXTRA_CHECKS) for m in MODULES if hasattr(m, "EXTRA_CHECKS")]
 VARIANTS = [(m.EXERCISE, "correct", name, cells, None) for m in MODULES for name, cells in m.CORRECT.items()] + \
            [(m.EXERCISE, "wrong", name, cells, check) for m in MODULES for name, (cells, check) in m.WRONG.items()]
 
@@ -56,7 +58,8 @@ def graded(tmp_path_factory, request):
         path.parent.mkdir(exist_ok=True)
         nbformat.write(_notebook(exercise, cells), path)
         paths.append(str(path))
-    rows = grade(paths, folder / "grades", release=ROOT / "exercises", workers=2, sandboxed=sandbox.available())
+    rows = grade(paths, folder / "grades", release=ROOT / "exercises", workers=2, sandboxed=sandbox.available(),
+                 extra_checks=EXTRA_CHECKS)
     return {(Path(r["file"]).parent.name, Path(r["file"]).stem): r for r in rows}
 
 

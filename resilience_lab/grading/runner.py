@@ -288,10 +288,23 @@ def _graded_names(job: Job) -> set[str]:
     return {name for *_, names in job.checks for name in names} | {n for h in job.hidden for n in h.names}
 
 
+def tools(job: Job) -> tuple[str, ...]:
+    """Package modules the exercise hands the student as tools (``TOOLS`` in its
+    checks' module, as the capstone's patterns): using them is the exercise, so
+    importing or calling them raises no flag."""
+    import importlib
+
+    from ..checks import REGISTRY
+
+    modules = sorted({REGISTRY[c].function.__module__ for c, *_ in job.checks if c in REGISTRY})
+    return tuple(t for m in modules for t in getattr(importlib.import_module(m), "TOOLS", ()))
+
+
 def program(job: Job) -> tuple[list, list[str]]:
     """What the answer process runs: the selected statements in notebook order,
     with a mark before each check cell (and one at the end for hidden checks);
-    and a flag for each import of a reference implementation among them."""
+    and a flag for each import of a reference implementation among them (not of
+    the exercise's :func:`tools`)."""
     code = [(number, source) for number, (kind, source, _) in enumerate(job.cells, start=1) if kind == "code"]
     found = statements(code)
     kept = [found[i] for i in select(found, _graded_names(job))]
@@ -307,8 +320,10 @@ def program(job: Job) -> tuple[list, list[str]]:
     for statement in kept[position:]:
         items.append({"cell": statement.cell, "first_line": statement.first_line, "source": statement.source})
     items.append({"mark": "hidden", "names": sorted({n for h in job.hidden for n in h.names})})
+    allowed = tools(job)
     flags = [f"imports the reference implementation: code cell {s.cell} imports {module}"
-             for s in kept for module in _imports(s.source) if module.startswith(REFERENCE_IMPORTS)]
+             for s in kept for module in _imports(s.source)
+             if module.startswith(REFERENCE_IMPORTS) and not (allowed and module.startswith(allowed))]
     return items, flags
 
 
@@ -383,7 +398,9 @@ def _judge(job: Job, answers: Answers, result: dict, reached: list) -> None:
             used = answers.request("references")
         except Exception:
             used = {}
-        flags += [f"calls the reference implementation {name} ({count} times)" for name, count in used.items()]
+        allowed = tools(job)
+        flags += [f"calls the reference implementation {name} ({count} times)" for name, count in used.items()
+                  if not (allowed and name.startswith(allowed))]
     result["flags"] = flags
 
 
