@@ -90,11 +90,12 @@ def test_herd_panel_jitter_lowers_the_peak_after_recovery():
 
 # -- every panel, every control, at its ends ------------------------------------------
 def _panels():
-    from resilience_lab.lessons import bulkheads, chaos, circuit_breaker, fallbacks, retries, timeouts
+    from resilience_lab.lessons import bulkheads, capstone_figures, chaos, circuit_breaker, fallbacks, retries
+    from resilience_lab.lessons import timeouts
 
     return {"lesson1": cascading.panel, "lesson2": timeouts.panel, "lesson3": circuit_breaker.panel,
             "lesson4": bulkheads.panel, "lesson5": retries.panel, "lesson6": fallbacks.panel,
-            "lesson7": chaos.panel}
+            "lesson7": chaos.panel, "lesson8": capstone_figures.panel}
 
 
 def _values_to_try(control):
