@@ -61,15 +61,18 @@ def ratio(small: int, large: int, repeats: int) -> dict:
 
 
 def with_simpy_list(small: int, large: int, repeats: int) -> dict:
-    """The same ratio with the pool's waiting line put back to SimPy's plain list."""
+    """The same ratio with the pool's waiting line put back to SimPy's plain list
+    (and SimPy's own loop over it)."""
+    from simpy.resources.base import BaseResource
+
     from resilience_lab.world.service import WorkerPool
 
-    kept = WorkerPool.PutQueue
-    WorkerPool.PutQueue = list
+    kept = WorkerPool.PutQueue, WorkerPool._trigger_put
+    WorkerPool.PutQueue, WorkerPool._trigger_put = list, BaseResource._trigger_put
     try:
         return ratio(small, large, repeats)
     finally:
-        WorkerPool.PutQueue = kept
+        WorkerPool.PutQueue, WorkerPool._trigger_put = kept
 
 
 def run(quick: bool = False) -> dict:

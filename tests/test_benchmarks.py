@@ -79,3 +79,12 @@ def test_nbgrader_that_cannot_be_installed_is_reported_as_skipped(monkeypatch):
     result = grading.run(count=1, only=["nbgrader"], repeat=1, log=lambda text: None)
     assert result["five"]["status"] == {"nbgrader": "skipped"}
     assert any("skipped" in line and "no network" in line for line in result["lines"])
+
+
+def test_the_teardown_comparison_with_simpys_list_still_runs():
+    """The benchmark's baseline swaps the pool's waiting line back to SimPy's list."""
+    from resilience_lab.world.service import WorkerPool
+
+    kept = WorkerPool.PutQueue, WorkerPool._trigger_put
+    compared = teardown.with_simpy_list(200, 400, repeats=1)
+    assert compared["ratio_median"] > 0 and (WorkerPool.PutQueue, WorkerPool._trigger_put) == kept
