@@ -140,10 +140,26 @@ def lesson_panels():
     return found
 
 
-def calls_per_redraw(panel) -> int:
-    """Calls the panel's last redraw simulated (every hop counts): its scale."""
-    results = getattr(panel, "results", None) or {"": getattr(panel, "result", None)}
-    return sum(len(r.start) for r in results.values() if r is not None)
+def calls_per_redraw(panel):
+    """Calls the panel's last redraw simulated (every hop counts): its scale. The runs of
+    the world are looked for in what the panel drew (a run, or dicts and tuples holding
+    runs); None for a panel that draws something else (a lesson's own small simulation)."""
+    from resilience_lab.world.metrics import RunResult
+
+    runs = []
+
+    def look(value, depth=0):
+        if isinstance(value, RunResult):
+            runs.append(value)
+        elif depth < 3 and isinstance(value, dict):
+            for item in value.values():
+                look(item, depth + 1)
+        elif depth < 3 and isinstance(value, (list, tuple)):
+            for item in value:
+                look(item, depth + 1)
+
+    look(getattr(panel, "results", None) or getattr(panel, "result", None))
+    return sum(len(r.start) for r in runs) if runs else None
 
 
 def stats(times, panel):
@@ -153,7 +169,8 @@ def stats(times, panel):
 
 
 def row(label, s):
-    return (f"| {label} | {s['calls']:,} | {s['median'] * 1000:.0f} ms | {s['p95'] * 1000:.0f} ms | "
+    calls = f"{s['calls']:,}" if s["calls"] is not None else "(its own simulation)"
+    return (f"| {label} | {calls} | {s['median'] * 1000:.0f} ms | {s['p95'] * 1000:.0f} ms | "
             f"{s['cpu_median'] * 1000:.0f} ms | {s['cpu_p95'] * 1000:.0f} ms |")
 
 
