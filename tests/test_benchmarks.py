@@ -11,7 +11,7 @@ from benchmarks import engine, grading, nbgrader_side, teardown, widgets as widg
 
 def test_every_benchmark_module_is_discovered():
     found = runner.discover()
-    assert {"engine", "widgets", "course", "teardown"} <= set(found)
+    assert {"engine", "widgets", "course", "teardown", "capstone"} <= set(found)
     assert all(callable(module.run) for module in found.values())
 
 
@@ -88,3 +88,11 @@ def test_the_teardown_comparison_with_simpys_list_still_runs():
     kept = WorkerPool.PutQueue, WorkerPool._trigger_put
     compared = teardown.with_simpy_list(200, 400, repeats=1)
     assert compared["ratio_median"] > 0 and (WorkerPool.PutQueue, WorkerPool._trigger_put) == kept
+
+
+def test_the_capstone_benchmark_grades_the_solution_with_the_unseen_months(tmp_path):
+    from benchmarks import capstone
+
+    seconds, row = capstone.grade_seconds("08-capstone", [str(capstone.HIDDEN)], tmp_path)
+    assert row["status"] == "ok" and row["total"] == row["maximum"] and seconds > 0
+    assert "l8-unseen-months" in row["checks"]  # the hidden months were graded, not only the example
