@@ -15,6 +15,7 @@ from resilience_lab.checks import REGISTRY, load_all
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted([*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("exercises/*.ipynb"), *ROOT.glob("solutions/*.ipynb")])
 SOLUTIONS = sorted(ROOT.glob("solutions/*.ipynb"))
+LESSONS = sorted(ROOT.glob("notebooks/*.ipynb"))
 EXERCISES = sorted(ROOT.glob("exercises/*.ipynb"))
 
 
@@ -43,7 +44,7 @@ def test_notebook_is_committed_clean_with_a_kernel(path):
     assert "widgets" not in raw["metadata"]
 
 
-@pytest.mark.parametrize("path", [*ROOT.glob("notebooks/*.ipynb"), *SOLUTIONS], ids=names([*ROOT.glob("notebooks/*.ipynb"), *SOLUTIONS]))
+@pytest.mark.parametrize("path", [*LESSONS, *SOLUTIONS], ids=names([*LESSONS, *SOLUTIONS]))
 def test_lesson_states_its_goals_and_ends_with_a_summary(path):
     notebook = nbformat.read(path, as_version=4)
     first, last = notebook.cells[0].source, notebook.cells[-1].source
@@ -110,7 +111,6 @@ def test_every_graded_check_passes_on_the_solution_and_by_hand_cells_show_what_t
             assert results == [stated], f"cell {index} says the next cell shows {stated}; it shows {results}"
 
 
-LESSONS = sorted(ROOT.glob("notebooks/*.ipynb"))
 LINK = re.compile(r"\[[^\]]+\]\(https?://[^)\s]+\)")
 
 

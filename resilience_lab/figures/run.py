@@ -112,8 +112,7 @@ def plot_pools(result, services=None):
         ax.plot(times, busy, label="busy workers", lw=2)
         ax.plot(times, capacity, label="pool size", color="black", lw=1, ls="--")
         ax.plot(times, queued, label="queued calls", lw=1.5, color="#d62728")
-        for fault in result.faults:
-            ax.axvspan(fault.start, min(fault.end, result.until), color=FAULT_COLOUR, alpha=0.18, lw=0)
+        shade_faults([ax], result.faults, result.until)
         ax.set_ylabel(name)
         ax.grid(True, alpha=0.3)
     axes[0].legend(loc="upper left", fontsize=8, ncols=3)

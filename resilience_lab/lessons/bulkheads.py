@@ -27,7 +27,7 @@ from ..figures.axes import fit_y, shade_faults
 from ..figures.panel import Panel, slider
 from ..patterns.bulkhead import Bulkhead
 from ..patterns.timeout import Timeout
-from ..figures.run import COLOURS, FAULT_COLOUR, figure_png
+from ..figures.run import COLOURS, figure_png
 from ..world import CLIENT, LogNormal, World
 from ..world.bulkhead_policy import BulkheadPolicy
 
@@ -181,9 +181,8 @@ def plot_compare(runs: dict, *, bucket=1.0):
             failed = s.throughput - s.goodput
             bottom.plot(mid, failed, color=COLOURS[i], lw=2, label=f"{name} failed")
             bottom.plot(mid, rejected, color=COLOURS[i], lw=1, ls=":", label=f"{name} rejected")
+        shade_faults((top, bottom), result.faults, result.until)
         for ax in (top, bottom):
-            for fault in result.faults:
-                ax.axvspan(fault.start, min(fault.end, result.until), color=FAULT_COLOUR, alpha=0.18, lw=0)
             ax.grid(True, alpha=0.3)
         top.set_title(title)
         bottom.set_xlabel("simulated time (s)")

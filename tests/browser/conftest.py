@@ -129,6 +129,9 @@ def alive(pid: int) -> bool:
 class LabServer:
     """A running ``jupyter lab``: its URL, token and the folder it serves."""
 
+    #: User settings written for the server (file name -> values).
+    settings = LAB_SETTINGS
+
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.root = workdir / "course"
@@ -143,7 +146,7 @@ class LabServer:
                 ("config", "data", "runtime", "settings", "workspaces", "ipython")}
         for d in dirs.values():
             d.mkdir(parents=True, exist_ok=True)
-        for name, values in LAB_SETTINGS.items():
+        for name, values in self.settings.items():
             target = dirs["settings"] / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(values))
@@ -261,6 +264,8 @@ class MakeLabServer(LabServer):
     own settings are all there is.
     """
 
+    settings = {}
+
     def start(self):
         self.root.mkdir(parents=True, exist_ok=True)
         for name in ("Makefile", "pyproject.toml"):
@@ -268,12 +273,6 @@ class MakeLabServer(LabServer):
         shutil.copytree(ROOT / "jupyter", self.root / "jupyter", copy_function=shutil.copy2)
         (self.root / ".venv").symlink_to(ROOT / ".venv")
         return super().start()
-
-    def env(self) -> dict:
-        env = super().env()
-        for leftover in Path(env["JUPYTERLAB_SETTINGS_DIR"]).rglob("*.jupyterlab-settings"):
-            leftover.unlink()
-        return env
 
     def command(self) -> list[str]:
         args = (f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={self.port} --ServerApp.port_retries=0 "

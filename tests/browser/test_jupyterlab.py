@@ -214,13 +214,8 @@ def drag_slider(page, slider):
     slider.scroll_into_view_if_needed()
     track = slider.locator(".noUi-base").bounding_box()
     handle = slider.locator(".noUi-handle").bounding_box()
-    x0, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
-    where = (x0 - track["x"]) / track["width"]
-    x1 = track["x"] + track["width"] * (0.75 if where < 0.5 else 0.15)
-    page.mouse.move(x0, y)
-    page.mouse.down()
-    page.mouse.move(x1, y, steps=8)
-    page.mouse.up()
+    where = (handle["x"] + handle["width"] / 2 - track["x"]) / track["width"]
+    drag_slider_to(page, slider, 0.75 if where < 0.5 else 0.15)
 
 
 def check_panel(page, cell, label: str):
