@@ -249,3 +249,18 @@ def test_fallback_panel_draws_every_setting_and_redraws_what_it_says():
     panel.set(down="payments", outage=120, capacity=200)
     order = panel.result["orders"]
     assert len(order.refused) > 0 and not order.lost and order.until >= 210  # the drain is in the picture
+
+
+def test_lesson4_panel_reruns_only_the_side_whose_setting_changed():
+    from resilience_lab.lessons import bulkheads
+
+    panel = bulkheads.panel()
+    shared, partitioned = panel.result["shared"][0], panel.result["partitioned"][0]
+    panel.set(payment=5)
+    assert panel.result["shared"][0] is shared and panel.result["partitioned"][0] is not partitioned
+    assert bulkheads.permits_in_use(panel.result["partitioned"][0], "payment")[1].max() == 5
+    panel.set(threads=200)
+    assert panel.result["shared"][0] is not shared and panel.result["shared"][1] == 200
+    before = {side: panel.result[side][0] for side in ("shared", "partitioned")}
+    panel.set(fault="none")  # a new fault: both sides run again
+    assert all(panel.result[side][0] is not run and not panel.result[side][0].faults for side, run in before.items())

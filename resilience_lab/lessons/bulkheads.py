@@ -306,18 +306,30 @@ class BulkheadPanel(Panel):
             "slow_ms": slider("when slow: payment's extra latency (ms)", value=800, min=0, max=2000, step=50),
         }
         self.figure = BulkheadFigure()
+        self._runs = {}  # side -> (its fault and sizes, its run)
         super().__init__()
 
     def simulate(self, settings):
         fault = settings["fault"]
         mode = settings["slow_ms"] / 1000 if fault == "slow" else fault
         window = None if fault == "none" or (fault == "slow" and not mode) else FAULT
-        shared_pool = Bulkhead(settings["threads"], max_wait=math.inf)
-        shared = shop_world(shared_pool, shared_pool, fault=window, mode=mode, trace=True).run(UNTIL)
-        parts = (settings["payment"], settings["profile"])
-        partitioned = shop_world(Bulkhead(parts[0]), Bulkhead(parts[1]), fault=window, mode=mode,
-                                 trace=True).run(UNTIL)
-        return {"shared": (shared, settings["threads"]), "partitioned": (partitioned, parts)}
+        threads, parts = settings["threads"], (settings["payment"], settings["profile"])
+        return {"shared": (self._side_run("shared", threads, window, mode), threads),
+                "partitioned": (self._side_run("partitioned", parts, window, mode), parts)}
+
+    def _side_run(self, side, sizes, window, mode):
+        """The run of one side (``"shared"``: ``sizes`` threads; ``"partitioned"``: ``(payment,
+        profile)`` permits), kept while its fault and sizes stay: moving the other side's
+        slider reuses it."""
+        key = (window, mode, sizes)
+        if self._runs.get(side, (None,))[0] != key:
+            if side == "shared":
+                pool = Bulkhead(sizes, max_wait=math.inf)
+                pools = (pool, pool)  # one pool for both routes
+            else:
+                pools = (Bulkhead(sizes[0]), Bulkhead(sizes[1]))
+            self._runs[side] = (key, shop_world(*pools, fault=window, mode=mode, trace=True).run(UNTIL))
+        return self._runs[side][1]
 
     def describe(self, runs, seconds):
         since, until = FAULT[0] + 1, FAULT[1]
