@@ -1,7 +1,6 @@
 """The fault panel: renders, re-runs on a change, lets the latest setting win."""
 
 import threading
-import time
 
 import numpy as np
 import pytest
